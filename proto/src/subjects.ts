@@ -10,6 +10,9 @@
  * | conclave.v1.worker.<worker>.score        | request/reply          | ScoreRequest → ScoreReply        |
  * | conclave.v1.worker.<worker>.cancel       | fire and forget        | CancelRequest                    |
  * | conclave.v1.worker.<worker>.drain        | request/reply          | DrainRequest → DrainReply        |
+ * | conclave.v1.jobs.<job>.events            | coordinator → JetStream| JobEvent (durable transcript)    |
+ *
+ * JetStream names live here too: the job-event stream and the job-record key-value bucket.
  */
 import { ConclaveError, ErrorCode } from "./errors.js";
 import { workerIdProblem } from "./ids.js";
@@ -43,11 +46,28 @@ export const subjects = {
     assertToken(workerId);
     return `${SUBJECT_ROOT}.worker.${workerId}.${op}`;
   },
+  /** A job's durable event stream (its transcript). Job ids are single tokens (ids.ts). */
+  jobEvents(jobId: string): string {
+    if (!/^[A-Za-z0-9_-]+$/.test(jobId))
+      throw new ConclaveError(ErrorCode.INVALID_ARGUMENT, `job id "${jobId}" is not a valid subject token`);
+    return `${SUBJECT_ROOT}.jobs.${jobId}.events`;
+  },
+  jobEventsAll(): string {
+    return `${SUBJECT_ROOT}.jobs.*.events`;
+  },
   /** Everything a given worker serves (for its subscription and for its NATS permissions). */
   workerAll(workerId: string): string {
     assertToken(workerId);
     return `${SUBJECT_ROOT}.worker.${workerId}.>`;
   },
+} as const;
+
+/** JetStream resources, named once. */
+export const JETSTREAM = {
+  /** Stream holding every job's events (the transcripts). */
+  jobEventsStream: "CONCLAVE_JOB_EVENTS",
+  /** Key-value bucket holding the latest record of every job. */
+  jobsBucket: "conclave_jobs",
 } as const;
 
 export interface ParsedSubject {
