@@ -9,6 +9,8 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["test/unit/**/*.test.ts"],
+          // Projects with different worker limits must run in separate groups (unit first: fast feedback).
+          sequence: { groupOrder: 0 },
           environment: "node",
           testTimeout: 20_000,
         },
@@ -17,6 +19,7 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
+          sequence: { groupOrder: 1 },
           environment: "node",
           pool: "forks",
           maxWorkers: 2,

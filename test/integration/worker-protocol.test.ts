@@ -2,7 +2,7 @@
  * The worker's NATS protocol end to end: a real nats-server, the real worker service and the real client,
  * with the scripted model backend at the model edge so every timing and answer is exact.
  */
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ChatRole } from "../../proto/gen/conclave/v1/common_pb.js";
 import {
@@ -29,7 +29,10 @@ let nc: NatsConnection;
 let client: WorkerClient;
 const telemetry: WorkerTelemetry[] = [];
 
-function chatRequest(text: string, overrides: Partial<InferenceRequest> = {}): InferenceRequest {
+function chatRequest(
+  text: string,
+  overrides: MessageInitShape<typeof InferenceRequestSchema> = {},
+): InferenceRequest {
   return create(InferenceRequestSchema, {
     requestId: newRequestId(),
     input: { case: "chat", value: { messages: [{ role: ChatRole.USER, content: text }] } },
