@@ -1,0 +1,72 @@
+/**
+ * Stop strings applied to the streamed text rather than to tokens. node-llama-cpp's token-level stop
+ * triggers withhold the whole token in which a stop string starts, so text just before it is lost (a stop
+ * "an" inside the token " ans" drops the space too). Here the text is exact: everything before the first
+ * stop string, nothing after. Pieces that might still turn into a stop string are held back until the next
+ * piece decides, so the stream never shows text that the final result does not contain. Pure.
+ */
+export class StopStringFilter {
+  readonly #stops: readonly string[];
+  #held = "";
+  #emitted = "";
+  #stopped = false;
+
+  constructor(stops: readonly string[]) {
+    this.#stops = stops.filter((s) => s.length > 0);
+  }
+
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  /** Everything released so far (the final text once generation ended and `flush` was called). */
+  get text(): string {
+    return this.#emitted;
+  }
+
+  /** Adds generated text; returns the part that is now certain to be output (may be ""). */
+  push(piece: string): string {
+    if (this.#stopped) return "";
+    const buffer = this.#held + piece;
+    let cut = -1;
+    for (const stop of this.#stops) {
+      const at = buffer.indexOf(stop);
+      if (at >= 0 && (cut < 0 || at < cut)) cut = at;
+    }
+    if (cut >= 0) {
+      this.#stopped = true;
+      this.#held = "";
+      return this.#release(buffer.slice(0, cut));
+    }
+    const keep = this.#longestPendingPrefix(buffer);
+    this.#held = buffer.slice(buffer.length - keep);
+    return this.#release(buffer.slice(0, buffer.length - keep));
+  }
+
+  /** Generation ended without a stop string: releases what was held back. */
+  flush(): string {
+    if (this.#stopped) return "";
+    const rest = this.#held;
+    this.#held = "";
+    return this.#release(rest);
+  }
+
+  #release(text: string): string {
+    this.#emitted += text;
+    return text;
+  }
+
+  /** Length of the longest suffix of `buffer` that is a proper prefix of some stop string. */
+  #longestPendingPrefix(buffer: string): number {
+    let best = 0;
+    for (const stop of this.#stops) {
+      for (let n = Math.min(stop.length - 1, buffer.length); n > best; n--) {
+        if (buffer.endsWith(stop.slice(0, n))) {
+          best = n;
+          break;
+        }
+      }
+    }
+    return best;
+  }
+}
