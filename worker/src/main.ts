@@ -84,8 +84,25 @@ export async function main(argv: string[]): Promise<void> {
   try {
     const path = typeof opts.config === "string" ? opts.config : process.env.CONCLAVE_CONFIG;
     const file = path ? { path, text: readFileSync(path, "utf8") } : undefined;
-    config = loadConfig(workerConfigSchema, { flags, env: process.env, ...(file ? { file } : {}) }).config;
-    const problems = workerConfigProblems(config);
+    const problems: string[] = [];
+    try {
+      config = loadConfig(workerConfigSchema, { flags, env: process.env, ...(file ? { file } : {}) }).config;
+    } catch (err) {
+      if (!(err instanceof ConclaveError)) throw err;
+      problems.push(...err.details);
+      // Still check how the fields fit together, from what was given, so one run lists every problem.
+      const given = (key: string) =>
+        (flags[key] ?? process.env[`CONCLAVE_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`]) as
+          | string
+          | undefined;
+      config = {
+        backend: given("backend") ?? "llama",
+        gpuLayers: given("gpuLayers") ?? "auto",
+        ...(given("model") ? { model: given("model") } : {}),
+        ...(given("upstream") ? { upstream: given("upstream") } : {}),
+      } as typeof config;
+    }
+    problems.push(...workerConfigProblems(config));
     const idProblem = config.id ? workerIdProblem(config.id) : undefined;
     if (idProblem) problems.push(`--id: ${idProblem}`);
     if (problems.length > 0)

@@ -1,0 +1,35 @@
+/** Shared shapes of NSED's evaluation step. */
+import type { Stance } from "../../../../proto/gen/conclave/v1/deliberation_pb.js";
+import type { MaskedCandidate } from "../masking.js";
+import type { LedgerClaim } from "../state-view.js";
+
+/** A proposal as evaluators see it (scrubbed). */
+export interface Candidate {
+  seatId: string;
+  answer: string;
+  rationale: string;
+}
+
+/** A candidate in one evaluator's masked view. */
+export type ShownCandidateWithSeat = MaskedCandidate & Candidate;
+
+/** One evaluator's judgement of one candidate, before it becomes a proto. */
+export interface JudgedCandidate {
+  seatId: string;
+  alias: string;
+  weight: number;
+  stance: Stance;
+  claims: LedgerClaim[];
+  critique: string;
+}
+
+/** What one evaluation mode produced for one evaluator. */
+export interface ModeResult {
+  judged: JudgedCandidate[];
+  valid: boolean;
+  abstainReason: string;
+  attempts: number;
+  promptTokens: number;
+  completionTokens: number;
+  latencyMs: number;
+}

@@ -1,0 +1,57 @@
+/**
+ * Running one phase of a round on many seats at once. Each seat's work runs concurrently; a seat whose
+ * call fails is recorded as a fault the moment it fails and drops out of the phase, the others go on.
+ */
+import { FaultKind, StopReason } from "../../../../proto/gen/conclave/v1/deliberation_pb.js";
+import { JobStop } from "../errors.js";
+import type { SeatInfo } from "../ports.js";
+import { classifyFault } from "./faults.js";
+import type { JobRuntime } from "./job-runtime.js";
+
+export interface PhaseResult<T> {
+  /** Successful results by seat id, in seat order. */
+  ok: Map<string, T>;
+  /** Seats whose worker failed (error, timeout, gone): out for the rest of the round, re-seated after it. */
+  failed: SeatInfo[];
+  /** Seats that answered but produced nothing usable: they stay seated. */
+  invalid: SeatInfo[];
+}
+
+const FAILED = Symbol("failed");
+
+export async function runPhase<T>(
+  rt: JobRuntime,
+  round: number,
+  seats: readonly SeatInfo[],
+  work: (seat: SeatInfo) => Promise<T>,
+): Promise<PhaseResult<T>> {
+  const failed: SeatInfo[] = [];
+  const invalid: SeatInfo[] = [];
+  let stop: JobStop | undefined;
+  const results = await Promise.all(
+    seats.map(async (seat) => {
+      try {
+        return await work(seat);
+      } catch (e) {
+        if (e instanceof JobStop) {
+          // Cancellation wins over a deadline; either ends the job once the phase has settled.
+          if (stop === undefined || e.stopReason === StopReason.CANCELLED) stop = e;
+          return FAILED;
+        }
+        const f = classifyFault(e);
+        rt.recordFault(round, seat, f.kind, f.message);
+        (f.kind === FaultKind.INVALID_OUTPUT ? invalid : failed).push(seat);
+        return FAILED;
+      }
+    }),
+  );
+  rt.checkCancelled();
+  if (stop !== undefined) throw stop;
+  rt.checkDeadline();
+  const ok = new Map<string, T>();
+  seats.forEach((seat, i) => {
+    const r = results[i];
+    if (r !== FAILED && r !== undefined) ok.set(seat.seat.seatId, r as T);
+  });
+  return { ok, failed, invalid };
+}

@@ -1,0 +1,130 @@
+/** Asking the seat provider for seats: the first seating (strict) and re-seating after faults (lenient). */
+import { create } from "@bufbuild/protobuf";
+import { FaultKind, SeatedSchema } from "../../../../proto/gen/conclave/v1/deliberation_pb.js";
+import type { SeatRole } from "../../../../proto/gen/conclave/v1/plan_pb.js";
+import { isConclaveError } from "../../../../proto/src/errors.js";
+import { JobStop, QuorumLostError, StrategyRefusedError } from "../errors.js";
+import { STRATEGY_NAMES } from "../params.js";
+import type { RoleDemand, SeatInfo, SeatRequest } from "../ports.js";
+import { callWithDeadline } from "./deadline.js";
+import type { JobRuntime } from "./job-runtime.js";
+import { roleName, synthesises, unusableReason } from "./seat-book.js";
+
+function providerMessage(e: unknown): string {
+  return isConclaveError(e) ? e.message : "seat provider failed";
+}
+
+/** Asks the provider under the same per-call deadline as a model call: a stuck broker cannot hang a job. */
+function ask(rt: JobRuntime, req: Omit<SeatRequest, "signal">): Promise<SeatInfo[]> {
+  return callWithDeadline(
+    (signal) => rt.seatProvider.seat({ ...req, signal }),
+    rt.callTimeoutMs(),
+    rt.signal,
+  );
+}
+
+/**
+ * Seats for the job's first round. Fails the job when a role gets fewer than its minimum, and refuses the
+ * strategy when a synthesising role (aggregator, chairman) went to a model that cannot synthesise.
+ */
+export async function acquireSeats(
+  rt: JobRuntime,
+  demands: readonly RoleDemand[],
+  round: number,
+): Promise<SeatInfo[]> {
+  const name = STRATEGY_NAMES[rt.spec.strategy];
+  let offered: SeatInfo[];
+  try {
+    offered = await ask(rt, {
+      strategy: rt.spec.strategy,
+      roles: demands,
+      excludeWorkerIds: rt.book.faultedWorkerIds,
+      seatedWorkerIds: [],
+      round,
+    });
+  } catch (e) {
+    rt.checkCancelled();
+    if (e instanceof JobStop) throw e;
+    throw new StrategyRefusedError(`no seating for strategy ${name}: ${providerMessage(e)}`);
+  }
+  const out: SeatInfo[] = [];
+  for (const d of demands) {
+    const mine = offered.filter((s) => s.seat.role === d.role).slice(0, d.count);
+    for (const s of mine) {
+      const why = unusableReason(s, d.role);
+      if (why === undefined) continue;
+      if (synthesises(d.role)) {
+        const article = roleName(d.role).match(/^[aeiou]/) ? "an" : "a";
+        throw new StrategyRefusedError(
+          `strategy ${name} needs ${article} ${roleName(d.role)} that can synthesise answers, but ${why}`,
+        );
+      }
+      rt.log(`not using an offered ${roleName(d.role)} seat: ${why}`);
+    }
+    const usable = mine.filter((s) => unusableReason(s, d.role) === undefined);
+    if (usable.length < d.min) {
+      throw new QuorumLostError(
+        `strategy ${name} needs at least ${d.min} ${roleName(d.role)} seat(s); only ${usable.length} could be filled`,
+      );
+    }
+    out.push(...usable.map((s) => rt.book.assign(s, d.role)));
+  }
+  return out;
+}
+
+/**
+ * Fresh seats for failed ones, never on a worker that failed this job; `stillSeated` are the seats the job
+ * keeps. Records a RESEATED fault per replacement. May return fewer than asked; never throws (except cancel).
+ */
+export async function reseat(
+  rt: JobRuntime,
+  round: number,
+  failed: readonly SeatInfo[],
+  stillSeated: readonly SeatInfo[],
+): Promise<SeatInfo[]> {
+  if (failed.length === 0) return [];
+  const byRole = new Map<SeatRole, SeatInfo[]>();
+  for (const s of failed) byRole.set(s.seat.role, [...(byRole.get(s.seat.role) ?? []), s]);
+  const demands: RoleDemand[] = [...byRole].map(([role, seats]) => ({ role, count: seats.length, min: 0 }));
+  let offered: SeatInfo[] = [];
+  try {
+    offered = await ask(rt, {
+      strategy: rt.spec.strategy,
+      roles: demands,
+      excludeWorkerIds: rt.book.faultedWorkerIds,
+      seatedWorkerIds: [...new Set(stillSeated.map((s) => s.seat.workerId))],
+      round,
+    });
+  } catch (e) {
+    rt.checkCancelled();
+    if (e instanceof JobStop) throw e;
+    rt.log(`re-seating for round ${round} failed: ${providerMessage(e)}`);
+    return [];
+  }
+  const fresh: SeatInfo[] = [];
+  for (const [role, old] of byRole) {
+    const mine = offered
+      .filter((s) => s.seat.role === role && !rt.book.isFaulted(s.seat.workerId))
+      .filter((s) => unusableReason(s, role) === undefined)
+      .slice(0, old.length);
+    mine.forEach((s, k) => {
+      const seat = rt.book.assign(s, role);
+      const replaced = old[k];
+      if (replaced !== undefined) {
+        rt.recordFault(
+          round,
+          seat,
+          FaultKind.RESEATED,
+          `${seat.seat.seatId} replaces ${replaced.seat.seatId} (worker ${replaced.seat.workerId} → ${seat.seat.workerId})`,
+        );
+      }
+      fresh.push(seat);
+    });
+  }
+  return fresh;
+}
+
+/** Records the seats a round runs with. */
+export function emitSeated(rt: JobRuntime, round: number, seats: readonly SeatInfo[]): void {
+  rt.emit({ case: "seated", value: create(SeatedSchema, { round, seats: seats.map((s) => s.seat) }) });
+}
