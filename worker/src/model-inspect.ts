@@ -129,12 +129,18 @@ export interface DescribeOptions {
 export function describeGguf(info: GgufFileInfo, options: DescribeOptions): ModelDescriptor {
   const general = info.metadata.general;
   const architecture = String(general?.architecture ?? "unknown");
-  const fileName = options.source.split(/[\\/]/).pop() ?? options.source;
+  const fileName = (options.source.split(/[\\/]/).pop() ?? options.source).replace(/\.gguf$/i, "");
   const basename = (general as { basename?: unknown } | undefined)?.basename;
   const chatTemplate = info.metadata.tokenizer?.chat_template;
   const trainContextLength = Number(info.architectureMetadata.context_length ?? 0);
   return {
-    name: typeof general?.name === "string" && general.name !== "" ? general.name : fileName,
+    // Some converters write the architecture as the name ("llama"): the file name says more then.
+    name:
+      typeof general?.name === "string" &&
+      general.name !== "" &&
+      general.name.toLowerCase() !== architecture.toLowerCase()
+        ? general.name
+        : fileName,
     family: typeof basename === "string" && basename !== "" ? basename : architecture,
     architecture,
     parameterCount: parameterCountOf(info.tensorInfo ?? []),

@@ -101,8 +101,16 @@ describe("descriptor fields", () => {
       metadata: { general: { architecture: "llama" } },
     } as unknown as GgufFileInfo;
     const d = describeGguf(bare, { fileSizeBytes: 1, source: "hf:someone/repo/model.gguf" });
-    expect(d.name).toBe("model.gguf");
+    expect(d.name).toBe("model");
     expect(d.family).toBe("llama");
+    // A name that only repeats the architecture (stories260K's header says "llama") is no name.
+    const generic = {
+      ...info,
+      metadata: { general: { architecture: "llama", name: "llama" } },
+    } as unknown as GgufFileInfo;
+    expect(describeGguf(generic, { fileSizeBytes: 1, source: "/models/stories260K.gguf" }).name).toBe(
+      "stories260K",
+    );
     expect(d.quantization).toBe("Q4_K");
     expect(d.contextLength).toBe(2048);
     expect(d.hasChatTemplate).toBe(false);
