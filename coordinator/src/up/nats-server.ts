@@ -1,6 +1,7 @@
 /**
- * Starts a real nats-server for one test file: 127.0.0.1, a random port, JetStream on with a temporary
- * store. The binary is found through NATS_SERVER_BIN, then PATH, then /usr/sbin/nats-server; when none
+ * Starts a real nats-server: 127.0.0.1, a given or random port, JetStream on with a store directory (a
+ * temporary one unless given). `conclave up` runs its embedded broker with it and every integration test
+ * file starts its own. The binary is found through NATS_SERVER_BIN, then PATH, then /usr/sbin/nats-server; when none
  * exists the error says how to install it. `restart()` brings the server back on the same port (and the
  * same store) to test reconnects.
  */
@@ -109,9 +110,12 @@ async function terminate(r: Running, signal: NodeJS.Signals): Promise<void> {
 }
 
 /** Starts nats-server; `port` 0 (default) asks the server for a random free port. */
-export async function startNatsServer(options: { port?: number } = {}): Promise<NatsServerHandle> {
-  const bin = findNatsServer();
-  const storeDir = mkdtempSync(join(tmpdir(), "conclave-nats-"));
+export async function startNatsServer(
+  options: { port?: number; storeDir?: string; bin?: string } = {},
+): Promise<NatsServerHandle> {
+  const bin = options.bin ?? findNatsServer();
+  const ownStore = options.storeDir === undefined;
+  const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), "conclave-nats-"));
   let running = await launch(bin, options.port && options.port > 0 ? options.port : -1, storeDir);
   const port = running.port;
   let stopped = false;
@@ -122,7 +126,7 @@ export async function startNatsServer(options: { port?: number } = {}): Promise<
     async stop() {
       stopped = true;
       await terminate(running, "SIGTERM");
-      rmSync(storeDir, { recursive: true, force: true });
+      if (ownStore) rmSync(storeDir, { recursive: true, force: true });
     },
     async kill() {
       await terminate(running, "SIGKILL");
