@@ -97,6 +97,9 @@ function roleSpec(d: RoleDemand, strategy: Strategy, tokens: TokenEstimate, prop
   };
 }
 
+/** Tokens/s assumed for a worker that has not measured its speed yet. */
+export const ASSUMED_SPEED = { prefill: 100, generation: 10 } as const;
+
 export interface PlannerInputs {
   registry: RegistryState;
   profiles: ProfileFile;
@@ -128,6 +131,10 @@ export function planFor(
   for (const id of options.seatedWorkerIds ?? []) held.set(id, (held.get(id) ?? 0) + 1);
   for (const w of workers) {
     if (excluded.has(w.worker.workerId)) w.worker.unavailableReason = "failed earlier in this job";
+    // A worker not measured yet (self-bench off, an upstream before its first request) is planned at a
+    // deliberately slow assumed speed: seatable, but never preferred over a measured one on speed.
+    if (!(w.worker.prefillTokensPerSecond > 0)) w.worker.prefillTokensPerSecond = ASSUMED_SPEED.prefill;
+    if (!(w.worker.generationTokensPerSecond > 0)) w.worker.generationTokensPerSecond = ASSUMED_SPEED.generation;
     const mine = held.get(w.worker.workerId) ?? 0;
     if (mine > 0) w.worker.slots = Math.max(0, w.worker.slots - mine);
   }
