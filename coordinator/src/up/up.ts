@@ -193,11 +193,12 @@ export async function upMain(argv: string[]): Promise<number> {
 
     // 4. Wait until every worker is ready, or one fails to start, or the person gives up.
     const ready = (async () => {
-      for (;;) {
+      while (!stopping) {
         const live = coordinator.registry.state.workers;
         if (workers.every((w) => ["ready", "busy"].includes(live.get(w.id as never)?.state ?? ""))) return 0;
         await new Promise((r) => setTimeout(r, 100));
       }
+      return 1;
     })();
     const failedStart = Promise.race(
       workers.map(async (w) => {

@@ -1,0 +1,106 @@
+/**
+ * `conclave up` as a newcomer runs it: the real binary starts nats-server, a coordinator and a worker on a
+ * real model, answers, and stops cleanly. Ports already in use (this machine's own NATS on 4222) are
+ * handled by picking free ones.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runConclave, spawnConclave } from "../support/cli.js";
+import { pollUntil } from "../support/poll.js";
+import { findTestModel, writeTinyLlamaGguf } from "../support/tiny-model.js";
+
+let dir: string;
+let model: string;
+const env = () => ({ CONCLAVE_HOME: dir, CONCLAVE_COORDINATOR: undefined });
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "conclave-up-"));
+  model =
+    findTestModel("stories260K.gguf") ?? (await writeTinyLlamaGguf(join(dir, "tiny.gguf"), { seed: 4 })).path;
+});
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("conclave up", () => {
+  it("--ask starts a local cluster, answers and stops everything", async () => {
+    const r = await runConclave(
+      [
+        "up",
+        "--model",
+        model,
+        "--threads",
+        "1",
+        "--context",
+        "512",
+        "--state-dir",
+        dir,
+        "--ask",
+        "Once upon a time",
+        "--rounds",
+        "1",
+        "--json",
+      ],
+      { env: env(), timeoutMs: 120_000 },
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/Conclave is up: coordinator 127\.0\.0\.1:\d+, NATS nats:\/\/127\.0\.0\.1:\d+/);
+    const lines = r.stdout.trim().split("\n");
+    const result = JSON.parse(lines.at(-1) ?? "{}") as { state: string; answer: string; stopReason: string };
+    expect(result.state).toBe("succeeded");
+    expect(result.answer.length).toBeGreaterThan(0);
+    expect(lines.length).toBeGreaterThan(5);
+  });
+
+  it("stays up for `submit --follow` from another terminal, then stops cleanly on Ctrl-C", async () => {
+    const up = spawnConclave(
+      ["up", "--model", model, "--threads", "1", "--context", "512", "--state-dir", dir],
+      env(),
+    );
+    try {
+      await pollUntil("the cluster up", () => /Conclave is up/.test(up.stderr()), {
+        timeoutMs: 90_000,
+        intervalMs: 200,
+      });
+      expect(up.stderr()).toMatch(/conclave submit/);
+      // No --coordinator: the CLI finds the running `up` by its state file, whatever port it took.
+      const submitted = await runConclave(["submit", "Once upon a time", "--rounds", "1", "--follow"], {
+        env: env(),
+        timeoutMs: 120_000,
+      });
+      expect(submitted.code, submitted.stderr).toBe(0);
+      expect(submitted.stdout).toMatch(/stopped: /);
+      const jobs = await runConclave(["jobs", "--json"], { env: env() });
+      const [job] = JSON.parse(jobs.stdout) as Array<{ jobId: string; state: string }>;
+      expect(job?.state).toBe("succeeded");
+      const transcript = await runConclave(["job", job?.jobId ?? "", "--transcript"], { env: env() });
+      expect(transcript.stdout).toMatch(/\[prompt r1 /);
+      expect(transcript.stdout).toMatch(/✎ /);
+    } finally {
+      up.kill("SIGINT");
+    }
+    expect(await up.exited).toBe(0);
+    // The recorded address is gone with it.
+    const after = await runConclave(["workers"], { env: { ...env(), CONCLAVE_COORDINATOR: undefined } });
+    expect(after.code).not.toBe(0);
+  });
+
+  it("explains how to use a local file when the default model cannot be downloaded", async () => {
+    const r = await runConclave(["up", "--threads", "1", "--state-dir", dir, "--ask", "hi"], {
+      env: { ...env(), CONCLAVE_DEFAULT_MODEL: "hf:conclave-test/no-such-model-GGUF:Q4_K_M" },
+      timeoutMs: 120_000,
+    });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/Pass a local GGUF file: conclave up --model \/path\/to\/model\.gguf/);
+  });
+
+  it("rejects bad flags before starting anything", async () => {
+    const r = await runConclave(["up", "--model", model, "--ask", "hi", "--agents", "lots"], { env: env() });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--agents must be a whole number/);
+    expect(r.stderr).not.toMatch(/nats-server/);
+  });
+});
