@@ -62,9 +62,12 @@ export class BudgetExhaustedError extends JobStop {
   }
 }
 
-/** One call to one seat failed; the seat is out for the rest of the round. */
+/**
+ * One call to one seat failed. When the worker is to blame (see runtime/faults.ts) the seat is out for the
+ * rest of the round; otherwise only this call's result is missing.
+ */
 export class SeatFaultError extends ConclaveError {
-  override readonly name = "SeatFaultError";
+  override readonly name: string = "SeatFaultError";
   readonly faultKind: FaultKind;
   constructor(faultKind: FaultKind, code: ErrorCode, message: string, options: ConclaveErrorOptions = {}) {
     super(code, message, options);
@@ -76,5 +79,16 @@ export class SeatFaultError extends ConclaveError {
 export class CallTimeoutError extends SeatFaultError {
   constructor(timeoutMs: number) {
     super(FaultKind.TIMEOUT, ErrorCode.DEADLINE_EXCEEDED, `no answer within ${Math.round(timeoutMs)} ms`);
+  }
+}
+
+/**
+ * A prompt does not fit the seat's context even in its shortest form (the task itself is too long, or the
+ * instructions leave no room): the call fails before it is sent. Not the worker's fault.
+ */
+export class PromptTooLongError extends SeatFaultError {
+  override readonly name = "PromptTooLongError";
+  constructor(message: string) {
+    super(FaultKind.ERROR, ErrorCode.CONTEXT_OVERFLOW, message);
   }
 }

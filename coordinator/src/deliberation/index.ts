@@ -3,6 +3,7 @@
  * format, talking to models only through `ModelPort` and to the broker only through `SeatProvider`.
  */
 export { answerKey, extractAnswer, type MajorityResult, majorityVote, normaliseNumber } from "./answer.js";
+export { CONTEXT_FIT, TRUNCATED } from "./context-fit.js";
 export {
   BudgetExhaustedError,
   CallTimeoutError,
@@ -10,6 +11,7 @@ export {
   JobDeadlineError,
   JobSpecError,
   JobStop,
+  PromptTooLongError,
   QuorumLostError,
   SeatFaultError,
   StrategyRefusedError,

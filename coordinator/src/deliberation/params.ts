@@ -17,7 +17,9 @@
  *
  * Evaluators and aggregators always sample at temperature 0 (judging should be repeatable). Max tokens per
  * proposal: `max_tokens`, else 256 / 512 / 1024 for effort 1 / 2 / 3 (default 2), capped by each seat's
- * profile hint. The NSED paper saw accuracy peak around round 5–6 ("deliberation fatigue"), hence max 6.
+ * profile hint and, when its profile knows its context length, by that context (context-fit.ts: at most
+ * half of it, less when the prompt needs the room). The state token budget is likewise an upper bound: a
+ * seat with a small context gets a smaller view. The NSED paper saw accuracy peak around round 5–6 ("deliberation fatigue"), hence max 6.
  */
 import { EvaluationMode, type JobSpec, Strategy } from "../../../proto/gen/conclave/v1/deliberation_pb.js";
 import { estimateTokens } from "./token-counter.js";

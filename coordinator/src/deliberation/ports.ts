@@ -79,6 +79,14 @@ export interface AgentProfile {
   likelihoodBasis?: LikelihoodBasis;
   /** Extra words that identify this model (family, vendor, nickname), scrubbed from what peers see. */
   identityTerms?: readonly string[];
+  /**
+   * Tokens one slot of the seat's worker holds (prompt plus completion), from its telemetry. The engine fits
+   * every prompt it sends to this seat into it: completions get at most a share of it, peer texts are cut
+   * (marked `[truncated]`) and the state view shrinks; a call whose shortest form still does not fit fails
+   * before it is sent. See context-fit.ts.
+   * @default undefined (0 or undefined: unknown; prompts are not fitted)
+   */
+  contextLength?: number;
 }
 
 /** A seat as the provider hands it out. */
@@ -107,11 +115,17 @@ export interface RoleDemand {
 export interface SeatRequest {
   strategy: Strategy;
   roles: readonly RoleDemand[];
-  /** Workers that failed this job: never seat them again. */
+  /**
+   * Workers that failed this job (dead, timed out, unavailable, model error): never seat them again. A
+   * worker whose call failed for a reason that is not its fault (context overflow, invalid argument,
+   * invalid output) is never listed.
+   */
   excludeWorkerIds: readonly string[];
   /**
-   * Workers already holding seats of this job (a re-seat keeps them): the provider may reuse one only when
-   * it has a free slot, and counts them for its diversity limits. Empty for the first seating.
+   * The workers of the seats this job still holds (a re-seat keeps them), one entry per seat: a worker
+   * holding two seats appears twice. The provider subtracts every occurrence from the worker's free slots
+   * (a 1-slot worker listed once has no slot left) and counts them for its diversity limits. Empty for the
+   * first seating.
    */
   seatedWorkerIds: readonly string[];
   /** The round the seats are for (1 for the initial seating, r + 1 for a re-seat after round r). */

@@ -70,8 +70,17 @@ export interface TallyResult {
   tallies: TallyRow[];
   /** Undefined only when there are no candidates. */
   winnerSeatId: string | undefined;
-  /** Σ ns of the winner's answer group / Σ |ns| over all candidates; 0 when nobody voted. */
+  /**
+   * Positive-mass conviction, the one the stopping rule uses and RoundSummary.conviction reports:
+   * Σ max(ns, 0) of the winner's answer group / Σ max(ns, 0) over all candidates, in [0, 1]; 0 when no
+   * candidate has positive net support. See `conviction` for why it is not the brief's formula.
+   */
   conviction: number;
+  /**
+   * The brief's conviction, Σ ns of the winner's answer group / Σ |ns| over all candidates (in [−1, 1]);
+   * 0 when nobody voted. Kept for comparison; every ns_j is in the RoundSummary, so it can be re-derived.
+   */
+  signedConviction: number;
   /** Evaluators that cast at least one vote. */
   validEvaluators: number;
 }
@@ -146,6 +155,7 @@ export function tallyRound(input: TallyInput): TallyResult {
     tallies,
     winnerSeatId: winner?.seatId,
     conviction: winner === undefined ? 0 : conviction(winner.seatId, tallies, input.answerKeys),
+    signedConviction: winner === undefined ? 0 : signedConviction(winner.seatId, tallies, input.answerKeys),
     validEvaluators,
   };
 }
@@ -173,22 +183,48 @@ export function compareForWin(a: TallyRow, b: TallyRow, costs?: ReadonlyMap<stri
   return a.seatId < b.seatId ? -1 : a.seatId > b.seatId ? 1 : 0;
 }
 
+/** The winner's seat and every seat that gave the same (normalised) answer. */
+function winnerGroup(
+  winnerSeatId: string,
+  tallies: readonly TallyRow[],
+  answerKeys?: ReadonlyMap<string, string>,
+): TallyRow[] {
+  const key = answerKeys?.get(winnerSeatId);
+  return tallies.filter(
+    (t) => t.seatId === winnerSeatId || (key !== undefined && answerKeys?.get(t.seatId) === key),
+  );
+}
+
 /**
- * The winner's conviction: net support of every seat that gave the winner's answer, over Σ|ns|.
- * Without answer keys each seat is its own group (ns_win / Σ|ns|, the brief's formula).
+ * The winner's conviction on positive mass: Σ max(ns, 0) over the winner's answer group, over
+ * Σ max(ns, 0) over every candidate. Without answer keys each seat is its own group.
+ *
+ * Why not the brief's ns_win / Σ|ns|: rejection is evidence *against* an alternative, yet in Σ|ns| it
+ * counts as mass competing with the winner. The better the panel gets at rejecting wrong answers, the lower
+ * the conviction: one endorsed answer (ns +0.5) among three firmly rejected ones (ns −0.8 each) reads as
+ * 0.5 / 2.9 = 0.17, and NSED would never converge on the clearest outcome there is. On positive mass the
+ * same round reads 1.0 (all endorsement went to the winner), while a split endorsement (+0.5 against
+ * +0.4) still reads 0.56 — below the default threshold. A winner nobody endorsed has conviction 0.
  */
 export function conviction(
   winnerSeatId: string,
   tallies: readonly TallyRow[],
   answerKeys?: ReadonlyMap<string, string>,
 ): number {
+  const positive = (rows: readonly TallyRow[]) => rows.reduce((s, t) => s + Math.max(t.netSupport, 0), 0);
+  const denom = positive(tallies);
+  return denom === 0 ? 0 : positive(winnerGroup(winnerSeatId, tallies, answerKeys)) / denom;
+}
+
+/** The brief's conviction: Σ ns over the winner's answer group / Σ|ns| over every candidate. */
+export function signedConviction(
+  winnerSeatId: string,
+  tallies: readonly TallyRow[],
+  answerKeys?: ReadonlyMap<string, string>,
+): number {
   const denom = tallies.reduce((s, t) => s + Math.abs(t.netSupport), 0);
   if (denom === 0) return 0;
-  const key = answerKeys?.get(winnerSeatId);
-  const numer = tallies
-    .filter((t) => t.seatId === winnerSeatId || (key !== undefined && answerKeys?.get(t.seatId) === key))
-    .reduce((s, t) => s + t.netSupport, 0);
-  return numer / denom;
+  return winnerGroup(winnerSeatId, tallies, answerKeys).reduce((s, t) => s + t.netSupport, 0) / denom;
 }
 
 /** The seats ranked best first by the same order that picks the winner. */

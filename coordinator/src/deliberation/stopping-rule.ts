@@ -1,6 +1,10 @@
 /**
  * When NSED stops (brief §5.6). Pure: every input is a number the engine measured.
  *
+ * The conviction is the positive-mass variant Σ max(ns, 0) of the winner's answer group / Σ max(ns, 0)
+ * (quadratic-vote.ts `conviction` says why the brief's ns_win / Σ|ns| cannot converge when the panel
+ * firmly rejects the alternatives); RoundSummary.conviction reports the same value.
+ *
  * Checked after each round, in this order (the first that holds is the recorded reason):
  * 1. cancelled; 2. converged: round ≥ min rounds, conviction ≥ threshold and the winner stable (same seat or
  * same answer as last round); 3. max rounds; 4. deadline: passed, or the time left is shorter than the last
@@ -16,6 +20,7 @@ export interface StopInput {
   round: number;
   minRounds: number;
   maxRounds: number;
+  /** Positive-mass conviction of the round's winner, in [0, 1]. */
   conviction: number;
   convergenceThreshold: number;
   /** The winner's answer equals the previous round's winner's answer. */

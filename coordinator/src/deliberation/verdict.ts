@@ -22,9 +22,29 @@ function lookup(word: string, verdicts: Readonly<Record<string, number>>): numbe
   return folded.length === 1 ? verdicts[folded[0] as string] : undefined;
 }
 
+/** Bytes the grammar may spend on whitespace in `{"verdict": "…"}`: a newline plus indentation per gap. */
+const VERDICT_WHITESPACE_BYTES = 32;
+
+/**
+ * Completion tokens a grammar-constrained chat verdict needs to complete, EOS included. Every token is at
+ * least one byte, so the byte length of the longest reply the schema allows bounds the token count, on any
+ * tokenizer: `{ "verdict": "unsure" }` is 18 tokens on stories260K (512-token vocabulary), so a cap of 16
+ * cut it off after the value and the reply could not be parsed.
+ */
+export function verdictTokenBound(verdicts: Readonly<Record<string, number>>): number {
+  const utf8 = new TextEncoder();
+  const longest = Math.max(0, ...Object.keys(verdicts).map((w) => utf8.encode(JSON.stringify(w)).length));
+  return utf8.encode('{"verdict":}').length + longest + VERDICT_WHITESPACE_BYTES + 1;
+}
+
+/** `{"verdict": "yes"` and the like: an object whose first member is a closed `verdict` string. */
+const VERDICT_PREFIX = /^\{\s*"verdict"\s*:\s*("(?:[^"\\]|\\.)*")/;
+
 /**
  * The weight a verdict reply stands for, or undefined when the reply is not one of the map's words.
  * Accepts a bare word (`Y`, raw models) or `{"verdict": "yes"}` (chat models); trailing punctuation is ignored.
+ * A JSON reply cut off after its value (`{ "verdict": "yes"`) still counts: the string is closed, so the
+ * value is all there. An unclosed string (`{"verdict": "ye`) never does: no verdict is ever guessed.
  */
 export function mapVerdict(output: string, verdicts: Readonly<Record<string, number>>): number | undefined {
   const text = output.trim();
@@ -34,7 +54,14 @@ export function mapVerdict(output: string, verdicts: Readonly<Record<string, num
       const v = (json.value as { verdict: unknown }).verdict;
       return typeof v === "string" ? lookup(v.trim(), verdicts) : undefined;
     }
-    return undefined;
+    const literal = VERDICT_PREFIX.exec(text)?.[1];
+    if (literal === undefined) return undefined;
+    try {
+      const v: unknown = JSON.parse(literal);
+      return typeof v === "string" ? lookup(v.trim(), verdicts) : undefined;
+    } catch {
+      return undefined;
+    }
   }
   const first = text.split(/\s+/)[0] ?? "";
   return lookup(first.replace(/[.,;:!?"'`]+$/, ""), verdicts);

@@ -118,7 +118,11 @@ export function planFor(
   spec: JobSpec,
   demands: readonly RoleDemand[],
   inputs: PlannerInputs,
-  options: { excludeWorkerIds?: readonly string[]; seatedWorkerIds?: readonly string[]; familyCap?: number } = {},
+  options: {
+    excludeWorkerIds?: readonly string[];
+    seatedWorkerIds?: readonly string[];
+    familyCap?: number;
+  } = {},
 ): PlanOutcome {
   const workers = brokerWorkersFromRegistry(inputs.registry, {
     profiles: inputs.profiles,
@@ -134,7 +138,8 @@ export function planFor(
     // A worker not measured yet (self-bench off, an upstream before its first request) is planned at a
     // deliberately slow assumed speed: seatable, but never preferred over a measured one on speed.
     if (!(w.worker.prefillTokensPerSecond > 0)) w.worker.prefillTokensPerSecond = ASSUMED_SPEED.prefill;
-    if (!(w.worker.generationTokensPerSecond > 0)) w.worker.generationTokensPerSecond = ASSUMED_SPEED.generation;
+    if (!(w.worker.generationTokensPerSecond > 0))
+      w.worker.generationTokensPerSecond = ASSUMED_SPEED.generation;
     const mine = held.get(w.worker.workerId) ?? 0;
     if (mine > 0) w.worker.slots = Math.max(0, w.worker.slots - mine);
   }
@@ -238,7 +243,7 @@ const MODES: Record<ResolvedProfile["evaluationMode"], EvaluationMode> = {
 /** What the engine needs from a resolved model profile. Pure. */
 export function agentProfileOf(
   profile: ResolvedProfile,
-  identity: { family: string; architecture: string },
+  identity: { family: string; architecture: string; contextLength?: number },
 ): AgentProfile {
   const t = profile.templates;
   const raw = t?.propose !== undefined;
@@ -250,6 +255,8 @@ export function agentProfileOf(
     canAggregate: profile.abilities.includes("synthesize"),
     ...(raw ? { maxTokens: { propose: 6, verdict: 2 }, likelihoodBasis: "total" as const } : {}),
     identityTerms: [identity.family, identity.architecture].filter((x) => x.length > 2),
+    // Tokens per slot: the engine fits every prompt it sends to this seat into it.
+    ...(identity.contextLength ? { contextLength: identity.contextLength } : {}),
   };
 }
 
@@ -294,6 +301,7 @@ export function brokerSeatProvider(
             ? agentProfileOf(input.profile, {
                 family: model?.family ?? "",
                 architecture: model?.architecture ?? "",
+                ...(model?.contextLength ? { contextLength: model.contextLength } : {}),
               })
             : { format: "chat", evaluationMode: EvaluationMode.BATCH, canAggregate: true },
         };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CallTimeoutError } from "../../../coordinator/src/deliberation/errors.js";
+import { CallTimeoutError, PromptTooLongError } from "../../../coordinator/src/deliberation/errors.js";
 import {
   resolveEvaluationMode,
   supportsMode,
@@ -54,10 +54,33 @@ describe("fault classification", () => {
     expect(classifyFault(new ConclaveError(ErrorCode.BUSY, "full"))).toEqual({
       kind: FaultKind.ERROR,
       message: "busy: full",
+      workerFault: true,
     });
     expect(classifyFault(new Error("secret stack detail"))).toEqual({
       kind: FaultKind.ERROR,
       message: "internal error",
+      workerFault: true,
     });
+  });
+
+  it("blames the worker for dying, timing out or failing, never for what it was sent or wrote", () => {
+    const blamed = (e: unknown) => classifyFault(e).workerFault;
+    expect(blamed(new ConclaveError(ErrorCode.UNAVAILABLE, "gone"))).toBe(true);
+    expect(blamed(new ConclaveError(ErrorCode.NOT_FOUND, "unknown worker"))).toBe(true);
+    expect(blamed(new ConclaveError(ErrorCode.DEADLINE_EXCEEDED, "late"))).toBe(true);
+    expect(blamed(new CallTimeoutError(50))).toBe(true);
+    expect(blamed(new ConclaveError(ErrorCode.MODEL_ERROR, "out of memory"))).toBe(true);
+    const overflow = new ConclaveError(
+      ErrorCode.CONTEXT_OVERFLOW,
+      "prompt needs 671 tokens but the context holds 512",
+    );
+    expect(classifyFault(overflow)).toEqual({
+      kind: FaultKind.ERROR,
+      message: "context_overflow: prompt needs 671 tokens but the context holds 512",
+      workerFault: false,
+    });
+    expect(blamed(new ConclaveError(ErrorCode.INVALID_ARGUMENT, "bad schema"))).toBe(false);
+    expect(blamed(new ConclaveError(ErrorCode.INVALID_OUTPUT, "not JSON"))).toBe(false);
+    expect(blamed(new PromptTooLongError("the task does not fit"))).toBe(false);
   });
 });

@@ -233,3 +233,129 @@ describe("NSED faults", () => {
     expect(run.result.stopReason).toBe(StopReason.MAX_ROUNDS);
   });
 });
+
+describe("NSED faults that are not the worker's", () => {
+  /** Three agents; `w2` fails one kind of call in round 1 with `code`. */
+  function failingOnce(kind: "propose" | "evaluate", code: ErrorCode): ScriptedWorld {
+    const world = new ScriptedWorld([...stubborn().slice(0, 3), chatAgent("w4", "84", "none")]);
+    const w2 = world.workers[1] as ScriptedWorker;
+    const original = w2.generate as NonNullable<ScriptedWorker["generate"]>;
+    w2.generate = (c) => {
+      if (c.kind === kind && c.n === 1) {
+        throw new ConclaveError(code, "prompt needs 671 tokens but the context holds 512", {
+          details: ["promptTokens=671", "contextSize=512"],
+        });
+      }
+      return original(c);
+    };
+    return world;
+  }
+
+  it("a context overflow in an evaluation: recorded, the evaluator abstains, nobody is re-seated or excluded", async () => {
+    const world = failingOnce("evaluate", ErrorCode.CONTEXT_OVERFLOW);
+    const run = await runScripted(world, Strategy.NSED, TASK, { agents: 3, maxRounds: 2 });
+    expect(run.problems).toEqual([]);
+    const faults = eventsOf(run.events, "fault");
+    expect(faults).toHaveLength(1);
+    expect(faults[0]).toMatchObject({ round: 1, seatId: "agent-2", workerId: "w2", kind: FaultKind.ERROR });
+    expect(faults[0]?.message).toMatch(/^context_overflow: prompt needs 671 tokens/);
+    // The evaluation is on record as an abstention.
+    const e = eventsOf(run.events, "evaluation").find(
+      (x) => x.round === 1 && x.evaluatorSeatId === "agent-2",
+    );
+    expect(e).toMatchObject({ valid: false });
+    expect(e?.abstainReason).toMatch(/context_overflow/);
+    // The seat stays on its worker: no re-seat, no exclusion, and it proposes and evaluates in round 2.
+    expect(world.seatRequests).toHaveLength(1);
+    expect(eventsOf(run.events, "seated")).toHaveLength(1);
+    expect(
+      eventsOf(run.events, "proposal")
+        .filter((p) => p.round === 2)
+        .map((p) => p.seatId),
+    ).toContain("agent-2");
+    expect(run.result.stopReason).toBe(StopReason.MAX_ROUNDS);
+  });
+
+  it("an invalid-argument proposal: that proposal is missing, the seat stays for the next round", async () => {
+    const world = failingOnce("propose", ErrorCode.INVALID_ARGUMENT);
+    const run = await runScripted(world, Strategy.NSED, TASK, { agents: 3, maxRounds: 2 });
+    expect(run.problems).toEqual([]);
+    expect(eventsOf(run.events, "proposal").filter((p) => p.round === 1)).toHaveLength(2);
+    expect(eventsOf(run.events, "fault")).toMatchObject([
+      { round: 1, seatId: "agent-2", kind: FaultKind.ERROR },
+    ]);
+    expect(world.seatRequests).toHaveLength(1);
+    expect(eventsOf(run.events, "proposal").filter((p) => p.round === 2)).toHaveLength(3);
+    expect(eventsOf(run.events, "finished")[0]?.job?.state).toBe(JobState.SUCCEEDED);
+  });
+
+  it("a dead worker is still excluded and re-seated (the contrast)", async () => {
+    const world = failingOnce("evaluate", ErrorCode.UNAVAILABLE);
+    const run = await runScripted(world, Strategy.NSED, TASK, { agents: 3, maxRounds: 2 });
+    expect(world.seatRequests).toHaveLength(2);
+    expect(world.seatRequests[1]?.excludeWorkerIds).toEqual(["w2"]);
+    expect(eventsOf(run.events, "fault").some((f) => f.kind === FaultKind.RESEATED)).toBe(true);
+  });
+});
+
+describe("re-seating counts every seat a worker holds", () => {
+  it("passes one seatedWorkerIds entry per seat, so a full worker gets no stacked seat", async () => {
+    // w1 has two slots and holds two seats; w2 holds the third and dies. w1 has no slot left.
+    const world = new ScriptedWorld([
+      { ...chatAgent("w1", "85", "85"), slots: 2 },
+      chatAgent("w2", "84", "85"),
+    ]);
+    const w2 = world.workers[1] as ScriptedWorker;
+    const original = w2.generate as NonNullable<ScriptedWorker["generate"]>;
+    w2.generate = (c) => {
+      if (c.kind === "evaluate") {
+        world.dead.add("w2");
+        throw new ConclaveError(ErrorCode.UNAVAILABLE, "worker w2 disconnected");
+      }
+      return original(c);
+    };
+    const run = await runScripted(world, Strategy.NSED, TASK, { agents: 3, maxRounds: 2 });
+    expect(run.problems).toEqual([]);
+    const first = eventsOf(run.events, "seated")[0];
+    expect(first?.seats.map((s) => s.workerId)).toEqual(["w1", "w1", "w2"]);
+    expect(world.seatRequests[1]?.seatedWorkerIds).toEqual(["w1", "w1"]);
+    // Never more seats on a worker than it has slots.
+    for (const s of eventsOf(run.events, "seated")) {
+      expect(s.seats.filter((x) => x.workerId === "w1").length).toBeLessThanOrEqual(2);
+    }
+    expect(eventsOf(run.events, "fault").some((f) => f.kind === FaultKind.RESEATED)).toBe(false);
+    expect(eventsOf(run.events, "proposal").filter((p) => p.round === 2)).toHaveLength(2);
+  });
+});
+
+describe("a panel that writes nonsense", () => {
+  it("completes when every evaluation is invalid: abstentions recorded, the winner by the tie rules", async () => {
+    const world = new ScriptedWorld(
+      ["w1", "w2", "w3"].map((id, k) => ({
+        ...chatAgent(id, "", "none"),
+        // Gibberish evaluations; proposals of different lengths (so cost decides the tie).
+        generate: (c) =>
+          c.kind === "evaluate"
+            ? "Once upon a time { the ball"
+            : proposalReply(`${"la ".repeat(8 * (3 - k))}end`),
+      })),
+    );
+    const run = await runScripted(world, Strategy.NSED, TASK, { agents: 3, maxRounds: 2 });
+    expect(run.problems).toEqual([]);
+    expect(eventsOf(run.events, "finished")[0]?.job?.state).toBe(JobState.SUCCEEDED);
+    // Conviction is 0 without votes, so it cannot converge: it runs to max rounds.
+    expect(run.result.stopReason).toBe(StopReason.MAX_ROUNDS);
+    const evaluations = eventsOf(run.events, "evaluation");
+    expect(evaluations).toHaveLength(6);
+    for (const e of evaluations) expect(e).toMatchObject({ valid: false, attempts: 2 });
+    expect(eventsOf(run.events, "fault").every((f) => f.kind === FaultKind.INVALID_OUTPUT)).toBe(true);
+    expect(world.seatRequests).toHaveLength(1);
+    // No votes: every support is 0, so the running mean ties too and the cheapest proposal wins.
+    for (const s of eventsOf(run.events, "roundCompleted")) {
+      expect(s.votes).toEqual([]);
+      expect(s.conviction).toBe(0);
+      expect(s.winnerSeatId).toBe("agent-3");
+    }
+    expect(run.result.answer).toBe(`${"la ".repeat(8)}end`);
+  });
+});

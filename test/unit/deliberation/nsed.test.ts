@@ -69,7 +69,7 @@ describe("NSED engine", () => {
         },
       })),
     );
-    const run = await runScripted(world, Strategy.NSED, TASK, { maxRounds: 3 });
+    const run = await runScripted(world, Strategy.NSED, TASK, { minRounds: 3, maxRounds: 3 });
     expect(run.problems).toEqual([]);
     expect(world.generateCalls.length).toBeGreaterThan(20);
     for (const me of ids) {

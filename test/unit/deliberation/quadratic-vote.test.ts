@@ -47,8 +47,57 @@ describe("quadratic voting", () => {
     expect(tally("a")?.netSupport).toBeCloseTo(1);
     expect(tally("c")?.netSupport).toBeCloseTo(-0.5);
     expect(t.winnerSeatId).toBe("a");
-    // conviction = ns_a / Σ|ns| = 1 / (1 + 0.866 + 0.5)
-    expect(t.conviction).toBeCloseTo(1 / (1 + Math.sqrt(0.75) + 0.5));
+    // conviction on positive mass = ns_a⁺ / Σ max(ns, 0) = 1 / (1 + 0.866); the brief's ns_a / Σ|ns| is kept.
+    expect(t.conviction).toBeCloseTo(1 / (1 + Math.sqrt(0.75)));
+    expect(t.signedConviction).toBeCloseTo(1 / (1 + Math.sqrt(0.75) + 0.5));
+  });
+
+  it("conviction: firmly rejected alternatives do not read as doubt about a clear winner", () => {
+    // One endorsed answer among three the panel rejects: every evaluator backs `a` and votes the others down.
+    const t = tallyRound({
+      candidates: ["a", "b", "c", "d"],
+      evaluations: [
+        ev("a", { b: -80, c: -80, d: -80 }),
+        ev("b", { a: 60, c: -80, d: -80 }),
+        ev("c", { a: 60, b: -80, d: -80 }),
+        ev("d", { a: 60, b: -80, c: -80 }),
+      ],
+    });
+    expect(t.winnerSeatId).toBe("a");
+    const ns = (s: string) => t.tallies.find((x) => x.seatId === s)?.netSupport ?? Number.NaN;
+    expect(ns("a")).toBeGreaterThan(0);
+    for (const s of ["b", "c", "d"]) expect(ns(s)).toBeLessThan(0);
+    // The brief's ns_win / Σ|ns| counts the rejections against the winner: far below any sane threshold.
+    expect(t.signedConviction).toBeLessThan(0.3);
+    // Positive mass: all endorsement went to the winner.
+    expect(t.conviction).toBeCloseTo(1);
+    // A split endorsement still reads as doubt, and a winner nobody endorsed has none.
+    const split = tallyRound({
+      candidates: ["a", "b", "c"],
+      evaluations: [ev("a", { b: 40, c: -80 }), ev("b", { a: 50, c: -80 }), ev("c", { a: 50, b: 40 })],
+    });
+    expect(split.conviction).toBeGreaterThan(0.4);
+    expect(split.conviction).toBeLessThan(0.6);
+    const nobody = tallyRound({
+      candidates: ["a", "b"],
+      evaluations: [ev("a", { b: -50 }), ev("b", { a: -50 })],
+    });
+    expect(nobody.conviction).toBe(0);
+  });
+
+  it("property: conviction is in [0, 1], never below the brief's, and 1 when only the winner is endorsed", () => {
+    fc.assert(
+      fc.property(evaluations, (evs) => {
+        const t = tallyRound({ candidates: seats, evaluations: evs });
+        expect(t.conviction).toBeGreaterThanOrEqual(0);
+        expect(t.conviction).toBeLessThanOrEqual(1 + 1e-12);
+        expect(t.signedConviction).toBeLessThanOrEqual(t.conviction + 1e-12);
+        const positive = t.tallies.filter((x) => x.netSupport > 0);
+        if (positive.length === 1 && positive[0]?.seatId === t.winnerSeatId) {
+          expect(t.conviction).toBeCloseTo(1, 12);
+        }
+      }),
+    );
   });
 
   it("abstains an evaluator whose weights sum to zero in absolute value", () => {

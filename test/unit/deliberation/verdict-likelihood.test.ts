@@ -1,7 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { likelihoodWeights } from "../../../coordinator/src/deliberation/likelihood-weight.js";
-import { DEFAULT_CHAT_VERDICTS, mapVerdict } from "../../../coordinator/src/deliberation/verdict.js";
+import {
+  DEFAULT_CHAT_VERDICTS,
+  mapVerdict,
+  verdictTokenBound,
+} from "../../../coordinator/src/deliberation/verdict.js";
 
 describe("verdict mapping", () => {
   const arith = { Y: 100, N: -100 };
@@ -18,6 +22,27 @@ describe("verdict mapping", () => {
   });
   it("keeps a case-sensitive map exact", () => {
     expect(mapVerdict("y", { Y: 100, y: 50 })).toBe(50);
+  });
+  it("accepts a JSON verdict cut off after a closed value, and never guesses an unclosed one", () => {
+    // What stories260K wrote with 16 completion tokens: the value is complete, the closing brace is not.
+    expect(mapVerdict('{ "verdict": "yes"', DEFAULT_CHAT_VERDICTS)).toBe(100);
+    expect(mapVerdict('{\n    "verdict": "no",\n    "x', DEFAULT_CHAT_VERDICTS)).toBe(-100);
+    expect(mapVerdict('{"verdict":"unsure" ', DEFAULT_CHAT_VERDICTS)).toBe(0);
+    expect(mapVerdict('{ "verdict": "ye', DEFAULT_CHAT_VERDICTS)).toBeUndefined();
+    expect(mapVerdict('{ "verdict": "', DEFAULT_CHAT_VERDICTS)).toBeUndefined();
+    expect(mapVerdict('{ "verdict": "maybe"', DEFAULT_CHAT_VERDICTS)).toBeUndefined();
+    expect(mapVerdict('{ "reason": "yes"', DEFAULT_CHAT_VERDICTS)).toBeUndefined();
+    expect(mapVerdict('{ "verdict": "y\\"es"', DEFAULT_CHAT_VERDICTS)).toBeUndefined();
+  });
+  it("bounds a chat verdict's tokens by the longest reply its schema allows", () => {
+    // Every token is at least a byte: the bound must hold the longest reply byte for byte.
+    const longest = '{ "verdict": "unsure" }';
+    expect(verdictTokenBound(DEFAULT_CHAT_VERDICTS)).toBeGreaterThanOrEqual(longest.length + 1);
+    // Measured on stories260K (512-token vocabulary): 18 tokens, more than the old cap of 16.
+    expect(verdictTokenBound(DEFAULT_CHAT_VERDICTS)).toBeGreaterThan(18);
+    expect(verdictTokenBound({ "much longer verdict word": 1 })).toBeGreaterThan(
+      verdictTokenBound(DEFAULT_CHAT_VERDICTS),
+    );
   });
 });
 

@@ -1,6 +1,7 @@
 /** Shared shapes of NSED's evaluation step. */
 import type { Stance } from "../../../../proto/gen/conclave/v1/deliberation_pb.js";
 import type { MaskedCandidate } from "../masking.js";
+import type { FaultClass } from "../runtime/faults.js";
 import type { LedgerClaim } from "../state-view.js";
 
 /** A proposal as evaluators see it (scrubbed). */
@@ -32,4 +33,19 @@ export interface ModeResult {
   promptTokens: number;
   completionTokens: number;
   latencyMs: number;
+  /** Calls that failed through no fault of the worker (e.g. a prompt too long for its context). */
+  faults: FaultClass[];
+}
+
+export function emptyModeResult(): ModeResult {
+  return {
+    judged: [],
+    valid: false,
+    abstainReason: "",
+    attempts: 0,
+    promptTokens: 0,
+    completionTokens: 0,
+    latencyMs: 0,
+    faults: [],
+  };
 }

@@ -1,11 +1,23 @@
-/** Batch evaluation: one structured call scoring every candidate; validated, retried once, else abstain. */
+/**
+ * Batch evaluation: one structured call scoring every candidate; validated, retried once, else abstain.
+ * The prompt is fitted to the evaluator's context: peer answers (and the evaluator's own baseline) are cut
+ * to a common cap when they do not all fit.
+ */
 import { PromptKind } from "../../../../proto/gen/conclave/v1/deliberation_pb.js";
+import { answerSize, type CuttableAnswer, cutAnswer } from "../context-fit.js";
 import { evaluationJsonSchema, parseEvaluationOutput } from "../evaluation-schema.js";
 import { makeNonce } from "../fence.js";
 import type { SeatInfo } from "../ports.js";
 import { buildBatchEvaluationPrompt } from "../prompts/evaluate.js";
+import { unlessWorkerFault } from "../runtime/faults.js";
+import { fitPrompt } from "../runtime/fit-prompt.js";
 import type { JobRuntime } from "../runtime/job-runtime.js";
-import type { JudgedCandidate, ModeResult, ShownCandidateWithSeat } from "./candidates.js";
+import {
+  emptyModeResult,
+  type JudgedCandidate,
+  type ModeResult,
+  type ShownCandidateWithSeat,
+} from "./candidates.js";
 
 export const MAX_EVALUATION_ATTEMPTS = 2;
 
@@ -20,38 +32,51 @@ export async function evaluateBatch(
   const bySeat = new Map(shown.map((c) => [c.alias, c.seatId]));
   const nonce = makeNonce(rt.random);
   const hint = evaluator.profile.maxTokens?.evaluate;
-  const maxTokens =
+  const wanted =
     hint !== undefined && hint > 0
       ? Math.min(hint, rt.params.evaluationMaxTokens)
       : rt.params.evaluationMaxTokens;
-  const r: ModeResult = {
-    judged: [],
-    valid: false,
-    abstainReason: "",
-    attempts: 0,
-    promptTokens: 0,
-    completionTokens: 0,
-    latencyMs: 0,
-  };
+  // The baseline goes first among the texts that may be cut; candidates follow in display order.
+  const own: CuttableAnswer[] = ownAnswer !== undefined ? [{ answer: ownAnswer, rationale: "" }] : [];
+  const items: CuttableAnswer[] = [...own, ...shown];
+  const r = emptyModeResult();
   let problems: string[] | undefined;
   while (r.attempts < MAX_EVALUATION_ATTEMPTS) {
     r.attempts++;
-    const prompt = buildBatchEvaluationPrompt({
-      task: rt.spec.task,
-      ...(ownAnswer !== undefined ? { ownAnswer } : {}),
-      candidates: shown,
-      nonce,
-      ...(problems !== undefined ? { problems } : {}),
+    const retryProblems = problems;
+    const call = await unlessWorkerFault(() => {
+      const fitted = fitPrompt(rt, {
+        seat: evaluator,
+        what: "the batch evaluation prompt",
+        wanted,
+        items,
+        size: answerSize,
+        cut: cutAnswer,
+        build: (xs) =>
+          buildBatchEvaluationPrompt({
+            task: rt.spec.task,
+            ...(own.length > 0 ? { ownAnswer: xs[0]?.answer ?? "" } : {}),
+            candidates: xs.slice(own.length).map((x, k) => ({ ...x, alias: aliases[k] ?? "" })),
+            nonce,
+            ...(retryProblems !== undefined ? { problems: retryProblems } : {}),
+          }),
+      });
+      return rt.generate({
+        round,
+        seat: evaluator,
+        kind: PromptKind.EVALUATE,
+        prompt: fitted.prompt,
+        maxTokens: fitted.maxTokens,
+        temperature: rt.params.judgeTemperature,
+        jsonSchema: evaluationJsonSchema(aliases),
+      });
     });
-    const out = await rt.generate({
-      round,
-      seat: evaluator,
-      kind: PromptKind.EVALUATE,
-      prompt,
-      maxTokens,
-      temperature: rt.params.judgeTemperature,
-      jsonSchema: evaluationJsonSchema(aliases),
-    });
+    if (!call.ok) {
+      r.faults.push(call.fault);
+      r.abstainReason = call.fault.message.slice(0, 1000);
+      return r;
+    }
+    const out = call.value;
     r.promptTokens += out.usage.promptTokens;
     r.completionTokens += out.usage.completionTokens;
     r.latencyMs += out.latencyMs;

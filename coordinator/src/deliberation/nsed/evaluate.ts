@@ -95,7 +95,9 @@ export async function evaluateSeat(rt: JobRuntime, a: EvaluateSeatArgs): Promise
       latencyMs: r.latencyMs,
     }),
   });
-  if (!r.valid)
+  // Faults that were not the worker's (a prompt too long for its context) are recorded, never held against it.
+  for (const f of r.faults) rt.recordFault(a.round, a.evaluator, f.kind, f.message, false);
+  if (!r.valid && r.faults.length === 0)
     rt.recordFault(a.round, a.evaluator, FaultKind.INVALID_OUTPUT, `abstains: ${r.abstainReason}`);
   return {
     evaluatorSeatId: me,

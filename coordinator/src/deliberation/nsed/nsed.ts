@@ -7,12 +7,14 @@ import { SeatRole } from "../../../../proto/gen/conclave/v1/plan_pb.js";
 import { JobCancelledError, QuorumLostError } from "../errors.js";
 import { makeNonce } from "../fence.js";
 import type { SeatInfo } from "../ports.js";
+import { type PromptInput, promptText } from "../prompts/prompt-input.js";
 import { buildProposePrompt } from "../prompts/propose.js";
 import { type SupportHistory, tallyRound } from "../quadratic-vote.js";
 import { randomSeed } from "../random.js";
+import { fitsContext, planMaxTokens } from "../runtime/fit-prompt.js";
 import type { JobRuntime } from "../runtime/job-runtime.js";
 import { runPhase } from "../runtime/phase.js";
-import { generateProposal, type ProposalRecord } from "../runtime/propose.js";
+import { generateProposal, maxTokensFor, type ProposalRecord } from "../runtime/propose.js";
 import { acquireSeats, emitSeated, reseat } from "../runtime/seating.js";
 import { buildStateView, pruneHistory, type RoundMemory } from "../state-view.js";
 import { decideStop, QUORUM } from "../stopping-rule.js";
@@ -26,36 +28,81 @@ const LATER_ROUND_INSTRUCTION =
   "showed to be wrong, and give a complete answer (not a diff). You may adopt the winning answer if you " +
   "now believe it is right.";
 
-/** One agent's proposal for a round, its prompt built from its own state view. */
-async function propose(rt: JobRuntime, round: number, seat: SeatInfo, history: readonly RoundMemory[]) {
+/** Attempts at shrinking the state view until the whole prompt fits (the counter need not be additive). */
+const VIEW_FIT_ATTEMPTS = 4;
+
+/**
+ * A later round's prompt with the agent's state view, its budget shrunk to what the seat's context leaves
+ * beside the instructions and the completion; undefined when nothing but the task would fit (the
+ * first-round form is then shorter and says as much).
+ */
+function laterRoundPrompt(
+  rt: JobRuntime,
+  seat: SeatInfo,
+  history: readonly RoundMemory[],
+  maxTokens: number,
+): PromptInput | undefined {
   const p = rt.params;
-  let context: string | undefined;
   const nonce = makeNonce(rt.random);
-  if (seat.profile.format === "chat") {
-    context = buildStateView(
+  const build = (context: string) =>
+    buildProposePrompt({
+      profile: seat.profile,
+      task: rt.spec.task,
+      systemPrompt: rt.spec.systemPrompt,
+      context,
+      instruction: LATER_ROUND_INSTRUCTION,
+      nonce,
+    });
+  const scaffold = rt.countTokens(promptText(build("")));
+  let budget = Math.min(p.stateTokenBudget, rt.contexts.budget(seat, maxTokens) - scaffold);
+  for (let attempt = 0; attempt < VIEW_FIT_ATTEMPTS; attempt++) {
+    const view = buildStateView(
       { task: rt.spec.task, seatId: seat.seat.seatId, history },
       {
         gamma: p.gamma,
         dropBelow: p.dropBelow,
-        tokenBudget: p.stateTokenBudget,
+        tokenBudget: budget,
         historyShare: p.historyShare,
         countTokens: rt.countTokens,
         nonce,
       },
-    ).text;
+    );
+    if (view.sections.length <= 1) return undefined;
+    const prompt = build(view.text);
+    if (fitsContext(rt, seat, prompt, maxTokens)) return prompt;
+    const over = rt.countTokens(promptText(prompt)) - rt.contexts.budget(seat, maxTokens);
+    budget = Math.min(budget, view.tokens) - Math.max(1, over);
   }
-  const prompt = buildProposePrompt({
-    profile: seat.profile,
-    task: rt.spec.task,
-    systemPrompt: rt.spec.systemPrompt,
-    ...(context !== undefined ? { context } : {}),
-    instruction: history.length === 0 ? FIRST_ROUND_INSTRUCTION : LATER_ROUND_INSTRUCTION,
-    ...(history.length > 0 ? { nonce } : {}),
-  });
+  return undefined;
+}
+
+/**
+ * One agent's proposal for a round, its prompt built from its own state view (chat models). The
+ * completion is planned against the prompt's shortest form (the task alone), and the view gets what the
+ * seat's context has left: on a small context it shrinks, down to nothing.
+ */
+async function propose(rt: JobRuntime, round: number, seat: SeatInfo, history: readonly RoundMemory[]) {
+  const p = rt.params;
+  const base = { profile: seat.profile, task: rt.spec.task, systemPrompt: rt.spec.systemPrompt };
+  const shortest = buildProposePrompt({ ...base, instruction: FIRST_ROUND_INSTRUCTION });
+  const wanted = maxTokensFor(rt, seat, PromptKind.PROPOSE);
+  const maxTokens = planMaxTokens(rt, seat, wanted, shortest, "the proposal prompt");
+  let prompt = shortest;
+  if (seat.profile.format === "chat" && history.length > 0) {
+    const later = laterRoundPrompt(rt, seat, history, maxTokens);
+    if (later !== undefined) prompt = later;
+    else if ((seat.profile.contextLength ?? 0) > 0) {
+      rt.log(
+        `${seat.seat.seatId}: its context (${seat.profile.contextLength ?? 0} tokens) leaves no room for ` +
+          `the state view in round ${round}; it proposes from the task alone`,
+      );
+    }
+  }
   return generateProposal(rt, {
     round,
     seat,
     prompt,
+    maxTokens,
     kind: PromptKind.PROPOSE,
     temperature: p.temperature,
     seed: randomSeed(rt.random),

@@ -53,6 +53,10 @@ export interface SummaryExtras {
   meanPromptTokensPerAgent: number;
 }
 
+/**
+ * The round's summary. `conviction` is the positive-mass conviction the stopping rule used (not the brief's
+ * ns_win / Σ|ns|, which the tallies' net supports give back); see quadratic-vote.ts.
+ */
 export function roundSummary(round: number, tally: TallyResult, x: SummaryExtras): RoundSummary {
   return create(RoundSummarySchema, {
     round,

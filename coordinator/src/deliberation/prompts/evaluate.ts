@@ -2,6 +2,7 @@
 import { EVALUATION_LIMITS } from "../evaluation-schema.js";
 import { fence, fenceRule } from "../fence.js";
 import type { AgentProfile } from "../ports.js";
+import { clip } from "../state-view.js";
 import { chatPrompt, fillTemplate, oneLine, type PromptInput } from "./prompt-input.js";
 
 export interface ShownCandidate {
@@ -30,6 +31,15 @@ export interface BatchEvaluationPromptInput {
   problems?: readonly string[];
 }
 
+/** Problems shown on the retry; bounded, since a small context must still hold the candidates. */
+const RETRY_PROBLEMS = { count: 8, chars: 160 } as const;
+
+function retryProblems(problems: readonly string[]): string {
+  const shown = problems.slice(0, RETRY_PROBLEMS.count).map((x) => `- ${clip(x, RETRY_PROBLEMS.chars)}`);
+  const more = problems.length - RETRY_PROBLEMS.count;
+  return [...shown, ...(more > 0 ? [`- (${more} more like these)`] : [])].join("\n");
+}
+
 /** One structured call scoring every candidate. */
 export function buildBatchEvaluationPrompt(p: BatchEvaluationPromptInput): PromptInput {
   const aliases = p.candidates.map((c) => c.alias);
@@ -54,7 +64,7 @@ export function buildBatchEvaluationPrompt(p: BatchEvaluationPromptInput): Promp
   parts.push(`## Candidates\n${p.candidates.map((c) => candidateBlock(c, p.nonce)).join("\n\n")}`);
   if (p.problems !== undefined && p.problems.length > 0) {
     parts.push(
-      `## Your previous reply was rejected\nFix every problem and reply again:\n${p.problems.map((x) => `- ${x}`).join("\n")}`,
+      `## Your previous reply was rejected\nFix every problem and reply again:\n${retryProblems(p.problems)}`,
     );
   }
   return chatPrompt(system, parts.join("\n\n"));

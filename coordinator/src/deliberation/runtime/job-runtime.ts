@@ -33,6 +33,7 @@ import { type PromptInput, promptText } from "../prompts/prompt-input.js";
 import { type ScrubResult, scrubIdentity } from "../scrub.js";
 import { callWithDeadline } from "./deadline.js";
 import { SeatBook } from "./seat-book.js";
+import { SeatContexts } from "./seat-contexts.js";
 import type { JobEventBody, TranscriptWriter } from "./transcript.js";
 
 export interface JobRuntimeOptions {
@@ -57,7 +58,10 @@ export interface GenerateCall {
   seat: SeatInfo;
   kind: PromptKind;
   prompt: PromptInput;
+  /** Wanted completion tokens; the seat's context may lower it (see context-fit.ts). */
   maxTokens: number;
+  /** Fewest completion tokens the call is still useful with. @default completionFloor */
+  minMaxTokens?: number;
   temperature: number;
   seed?: number;
   jsonSchema?: Record<string, unknown>;
@@ -118,6 +122,8 @@ export class JobRuntime {
   private readonly o: JobRuntimeOptions;
   private requestCounter = 0;
   private roundPromptTokens = new Map<string, number>();
+  /** Context windows of the seats, and each worker's real tokens per estimated token. */
+  readonly contexts = new SeatContexts();
 
   constructor(o: JobRuntimeOptions) {
     this.o = o;
@@ -258,6 +264,14 @@ export class JobRuntime {
 
   async generate(call: GenerateCall): Promise<CallOutcome<InferenceResult>> {
     this.checkCancelled();
+    // Every call is planned here too (idempotent for callers that planned): nothing that cannot fit is sent.
+    const planned = this.contexts.plan(
+      call.seat,
+      call.maxTokens,
+      this.countTokens(promptText(call.prompt)),
+      `the ${PromptKind[call.kind]?.toLowerCase() ?? "model"} prompt`,
+      call.minMaxTokens,
+    );
     const allowance = this.tokenAllowance();
     const timeoutMs = this.callTimeoutMs();
     const requestId = this.nextRequestId();
@@ -271,7 +285,7 @@ export class JobRuntime {
         temperature: call.temperature,
         ...(call.seed !== undefined ? { seed: call.seed } : {}),
       }),
-      maxTokens: allowance !== undefined ? Math.min(call.maxTokens, allowance) : call.maxTokens,
+      maxTokens: allowance !== undefined ? Math.min(planned, allowance) : planned,
       jsonSchema: call.jsonSchema !== undefined ? JSON.stringify(call.jsonSchema) : "",
       deadlineUnixMs: BigInt(Math.round(this.now() + timeoutMs)),
       caller: `${this.jobId}/${call.seat.seat.seatId}`,
@@ -285,12 +299,14 @@ export class JobRuntime {
         this.signal,
       );
       const latencyMs = this.latency(start, result.timings?.totalMs);
+      if (result.usage !== undefined) this.contexts.observe(call.seat, result.usage.promptTokens, estimate);
       return {
         result,
         latencyMs,
         usage: this.account(call.seat.seat.seatId, result.usage, estimate, latencyMs),
       };
     } catch (e) {
+      this.contexts.observeFailure(call.seat, e, estimate);
       this.account(call.seat.seat.seatId, undefined, estimate, this.now() - start);
       throw this.o.cancelled() ? new JobCancelledError() : e;
     }
@@ -298,6 +314,15 @@ export class JobRuntime {
 
   async score(call: ScoreCall): Promise<CallOutcome<ScoreResult>> {
     this.checkCancelled();
+    // The worker needs the prompt plus the longest candidate in one context.
+    const longest = Math.max(0, ...call.candidates.map((c) => this.countTokens(c)));
+    const promptTokens = this.countTokens(promptText(call.prompt));
+    this.contexts.check(
+      call.seat,
+      promptTokens + longest,
+      0,
+      "the scoring prompt with its longest candidate",
+    );
     this.tokenAllowance();
     const timeoutMs = this.callTimeoutMs();
     const requestId = this.nextRequestId();
@@ -321,12 +346,14 @@ export class JobRuntime {
         this.signal,
       );
       const latencyMs = this.latency(start, result.timings?.totalMs);
+      if (result.usage !== undefined) this.contexts.observe(call.seat, result.usage.promptTokens, estimate);
       return {
         result,
         latencyMs,
         usage: this.account(call.seat.seat.seatId, result.usage, estimate, latencyMs),
       };
     } catch (e) {
+      this.contexts.observeFailure(call.seat, e, estimate);
       this.account(call.seat.seat.seatId, undefined, estimate, this.now() - start);
       throw this.o.cancelled() ? new JobCancelledError() : e;
     }
@@ -337,10 +364,18 @@ export class JobRuntime {
     return scrubIdentity(text, this.book.denyList);
   }
 
-  /** Records a fault; a worker that failed (not merely wrote bad output) is never seated again for this job. */
-  recordFault(round: number, seat: SeatInfo, kind: FaultKind, message: string): void {
-    if (kind !== FaultKind.INVALID_OUTPUT && kind !== FaultKind.RESEATED)
-      this.book.markFaulted(seat.seat.workerId);
+  /**
+   * Records a fault. A worker to blame for it (runtime/faults.ts) is never seated again for this job; by
+   * default every kind but invalid output and re-seating blames the worker.
+   */
+  recordFault(
+    round: number,
+    seat: SeatInfo,
+    kind: FaultKind,
+    message: string,
+    workerFault = kind !== FaultKind.INVALID_OUTPUT && kind !== FaultKind.RESEATED,
+  ): void {
+    if (workerFault) this.book.markFaulted(seat.seat.workerId);
     this.emit({
       case: "fault",
       value: create(FaultSchema, {

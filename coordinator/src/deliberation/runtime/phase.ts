@@ -1,8 +1,9 @@
 /**
  * Running one phase of a round on many seats at once. Each seat's work runs concurrently; a seat whose
  * call fails is recorded as a fault the moment it fails and drops out of the phase, the others go on.
+ * Whether the seat also leaves the job's seating depends on blame (runtime/faults.ts).
  */
-import { FaultKind, StopReason } from "../../../../proto/gen/conclave/v1/deliberation_pb.js";
+import { StopReason } from "../../../../proto/gen/conclave/v1/deliberation_pb.js";
 import { JobStop } from "../errors.js";
 import type { SeatInfo } from "../ports.js";
 import { classifyFault } from "./faults.js";
@@ -13,7 +14,10 @@ export interface PhaseResult<T> {
   ok: Map<string, T>;
   /** Seats whose worker failed (error, timeout, gone): out for the rest of the round, re-seated after it. */
   failed: SeatInfo[];
-  /** Seats that answered but produced nothing usable: they stay seated. */
+  /**
+   * Seats whose call failed through no fault of the worker (invalid output, context overflow, invalid
+   * argument): no result this phase, but they stay seated and their worker stays in the job.
+   */
   invalid: SeatInfo[];
 }
 
@@ -39,8 +43,8 @@ export async function runPhase<T>(
           return FAILED;
         }
         const f = classifyFault(e);
-        rt.recordFault(round, seat, f.kind, f.message);
-        (f.kind === FaultKind.INVALID_OUTPUT ? invalid : failed).push(seat);
+        rt.recordFault(round, seat, f.kind, f.message, f.workerFault);
+        (f.workerFault ? failed : invalid).push(seat);
         return FAILED;
       }
     }),

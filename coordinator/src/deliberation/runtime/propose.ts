@@ -33,11 +33,16 @@ export interface ProposeCall {
   prompt: PromptInput;
   /** PROPOSE or AGGREGATE. */
   kind: PromptKind;
+  /** Completion tokens, when the prompt was fitted to them. @default maxTokensFor(kind) */
+  maxTokens?: number;
   temperature: number;
   seed?: number;
 }
 
-/** The completion-token cap for a call: the job's limit, capped by the profile's hint for the kind. */
+/**
+ * The completion tokens a call wants: the job's limit, capped by the profile's hint for the kind. The
+ * seat's context may lower it further (context-fit.ts).
+ */
 export function maxTokensFor(rt: JobRuntime, seat: SeatInfo, kind: PromptKind): number {
   const h = seat.profile.maxTokens;
   const hint = kind === PromptKind.AGGREGATE ? (h?.aggregate ?? h?.propose) : h?.propose;
@@ -55,7 +60,7 @@ export async function generateProposal(rt: JobRuntime, c: ProposeCall): Promise<
     seat: c.seat,
     kind: c.kind,
     prompt: c.prompt,
-    maxTokens: maxTokensFor(rt, c.seat, c.kind),
+    maxTokens: c.maxTokens ?? maxTokensFor(rt, c.seat, c.kind),
     temperature: c.temperature,
     ...(c.seed !== undefined ? { seed: c.seed } : {}),
     ...(chat ? { jsonSchema: proposalJsonSchema() } : {}),

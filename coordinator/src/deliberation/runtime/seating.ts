@@ -74,7 +74,9 @@ export async function acquireSeats(
 
 /**
  * Fresh seats for failed ones, never on a worker that failed this job; `stillSeated` are the seats the job
- * keeps. Records a RESEATED fault per replacement. May return fewer than asked; never throws (except cancel).
+ * keeps (every one of them: a worker holding two seats is passed twice, so a provider counting its free
+ * slots does not stack a third seat on it). Records a RESEATED fault per replacement. May return fewer than
+ * asked; never throws (except cancel).
  */
 export async function reseat(
   rt: JobRuntime,
@@ -92,7 +94,8 @@ export async function reseat(
       strategy: rt.spec.strategy,
       roles: demands,
       excludeWorkerIds: rt.book.faultedWorkerIds,
-      seatedWorkerIds: [...new Set(stillSeated.map((s) => s.seat.workerId))],
+      // One entry per seat, duplicates kept: the provider subtracts each from the worker's free slots.
+      seatedWorkerIds: stillSeated.map((s) => s.seat.workerId),
       round,
     });
   } catch (e) {

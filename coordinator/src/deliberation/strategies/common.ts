@@ -9,6 +9,7 @@ import {
 } from "../../../../proto/gen/conclave/v1/deliberation_pb.js";
 import { SeatRole } from "../../../../proto/gen/conclave/v1/plan_pb.js";
 import { majorityVote } from "../answer.js";
+import { truncateText } from "../context-fit.js";
 import { JobStop, QuorumLostError } from "../errors.js";
 import { maskCandidates } from "../masking.js";
 import type { SeatInfo } from "../ports.js";
@@ -16,29 +17,60 @@ import type { ShownResponse } from "../prompts/aggregate.js";
 import type { PromptInput } from "../prompts/prompt-input.js";
 import { randomSeed } from "../random.js";
 import { classifyFault } from "../runtime/faults.js";
+import { type FittedPrompt, fitPrompt } from "../runtime/fit-prompt.js";
 import type { JobRuntime, RoundSnapshot } from "../runtime/job-runtime.js";
 import { type PhaseResult, runPhase } from "../runtime/phase.js";
-import { generateProposal, type ProposalRecord } from "../runtime/propose.js";
+import { generateProposal, maxTokensFor, type ProposalRecord } from "../runtime/propose.js";
 import { emitSeated, reseat } from "../runtime/seating.js";
 
-/** Every seat answers at once, each with its own prompt and a fresh sampling seed. */
+/**
+ * Every seat answers at once, each with its own prompt and a fresh sampling seed. A prompt that shows
+ * others' answers comes fitted to its seat's context (`fitShown`), with the completion tokens it was fitted
+ * to.
+ */
 export function answerAll(
   rt: JobRuntime,
   round: number,
   seats: readonly SeatInfo[],
-  promptFor: (seat: SeatInfo) => PromptInput,
+  promptFor: (seat: SeatInfo) => PromptInput | FittedPrompt,
   temperature: number,
 ): Promise<PhaseResult<ProposalRecord>> {
-  return runPhase(rt, round, seats, (seat) =>
-    generateProposal(rt, {
+  return runPhase(rt, round, seats, (seat) => {
+    const p = promptFor(seat);
+    const fitted = "maxTokens" in p ? p : undefined;
+    return generateProposal(rt, {
       round,
       seat,
-      prompt: promptFor(seat),
+      prompt: fitted?.prompt ?? (p as PromptInput),
+      ...(fitted !== undefined ? { maxTokens: fitted.maxTokens } : {}),
       kind: PromptKind.PROPOSE,
       temperature,
       seed: randomSeed(rt.random),
-    }),
-  );
+    });
+  });
+}
+
+/**
+ * A prompt that shows others' texts (references, responses, a synthesis), fitted to the seat's context:
+ * the texts are cut to a common cap, marked `[truncated]`, when they do not all fit.
+ */
+export function fitShown(
+  rt: JobRuntime,
+  seat: SeatInfo,
+  kind: PromptKind,
+  what: string,
+  shown: readonly ShownResponse[],
+  build: (shown: readonly ShownResponse[]) => PromptInput,
+): FittedPrompt {
+  return fitPrompt(rt, {
+    seat,
+    what,
+    wanted: maxTokensFor(rt, seat, kind),
+    items: shown,
+    size: (r) => r.text.length,
+    cut: (r, cap) => (r.text.length <= cap ? r : { ...r, text: truncateText(r.text, cap) }),
+    build,
+  });
 }
 
 /** Fails the job when fewer than `min` answers arrived. */
@@ -134,8 +166,11 @@ export function majorityOf(answers: readonly ProposalRecord[]): {
 }
 
 /**
- * Runs work on a single seat (solo, aggregator, chairman); when its worker fails, re-seats the role once
- * (excluding that worker) and tries again. Fails the job when that fails too.
+ * Runs work on a single seat (solo, aggregator, chairman), with one second chance. When its worker fails,
+ * the role is re-seated (excluding that worker). When the call failed through no fault of the worker, it is
+ * tried again on the same seat: after a context overflow the engine has learned how that worker counts
+ * tokens and refits the prompt; after unusable output the model gets another go. Fails the job when the
+ * second try fails too.
  */
 export async function withOneReseat<T>(
   rt: JobRuntime,
@@ -151,9 +186,10 @@ export async function withOneReseat<T>(
     } catch (e) {
       if (e instanceof JobStop) throw e;
       const f = classifyFault(e);
-      rt.recordFault(round, current, f.kind, f.message);
+      rt.recordFault(round, current, f.kind, f.message, f.workerFault);
       const role = SeatRole[current.seat.role]?.toLowerCase() ?? "seat";
       if (attempt >= 2) throw new QuorumLostError(`the ${role} seat failed twice: ${f.message}`);
+      if (!f.workerFault) continue;
       const fresh = await reseat(rt, round, [current], others);
       const next = fresh[0];
       if (next === undefined)

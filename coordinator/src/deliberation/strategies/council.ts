@@ -22,7 +22,7 @@ import { runPhase } from "../runtime/phase.js";
 import { generateProposal, type ProposalRecord } from "../runtime/propose.js";
 import { acquireSeats, emitSeated } from "../runtime/seating.js";
 import { QUORUM } from "../stopping-rule.js";
-import { answerAll, emitSimpleSummary, requireAnswers, withOneReseat } from "./common.js";
+import { answerAll, emitSimpleSummary, fitShown, requireAnswers, withOneReseat } from "./common.js";
 import type { StrategyOutcome } from "./outcome.js";
 
 function ordinal(n: number): string {
@@ -121,15 +121,15 @@ export async function runCouncil(rt: JobRuntime): Promise<StrategyOutcome> {
       "The panel ranked the responses anonymously; they are listed best first (" +
       order.map((o, i) => `${ordinal(i + 1)}: net support ${o.netSupport.toFixed(2)}`).join(", ") +
       ").";
+    const nonce = makeNonce(rt.random);
+    const fitted = fitShown(rt, seat, PromptKind.AGGREGATE, "the chairman's prompt", responses, (xs) =>
+      buildAggregatePrompt({ task: rt.spec.task, responses: xs, nonce, rankingNote }),
+    );
     return generateProposal(rt, {
       round: 3,
       seat,
-      prompt: buildAggregatePrompt({
-        task: rt.spec.task,
-        responses,
-        nonce: makeNonce(rt.random),
-        rankingNote,
-      }),
+      prompt: fitted.prompt,
+      maxTokens: fitted.maxTokens,
       kind: PromptKind.AGGREGATE,
       temperature: p.judgeTemperature,
     });

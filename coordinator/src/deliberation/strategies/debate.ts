@@ -2,7 +2,7 @@
  * `debate` (multi-agent debate): N agents answer; for R rounds each sees the other agents' latest answers
  * (anonymised, fenced) and its own, and updates; the final round's answers are settled by majority vote.
  */
-import { StopReason } from "../../../../proto/gen/conclave/v1/deliberation_pb.js";
+import { PromptKind, StopReason } from "../../../../proto/gen/conclave/v1/deliberation_pb.js";
 import { SeatRole } from "../../../../proto/gen/conclave/v1/plan_pb.js";
 import { QuorumLostError } from "../errors.js";
 import { fence, makeNonce } from "../fence.js";
@@ -15,6 +15,7 @@ import { QUORUM } from "../stopping-rule.js";
 import {
   answerAll,
   emitSimpleSummary,
+  fitShown,
   majorityOf,
   maskedResponses,
   refill,
@@ -48,12 +49,22 @@ export async function runDebate(rt: JobRuntime): Promise<StrategyOutcome> {
         const nonce = makeNonce(rt.random);
         const shown = maskedResponses(rt, round, seat.seat.seatId, known, "Agent", true);
         const own = latest.get(seat.seat.seatId);
-        const context =
-          referencesContext(rt.spec.task, "Latest answers of the other agents (anonymous)", shown, nonce) +
-          (own !== undefined
-            ? `\n\n## Your previous answer\n${fence("your previous answer", own.answer, nonce)}`
-            : "");
-        return buildProposePrompt({ ...base, context, instruction: UPDATE_INSTRUCTION, nonce });
+        // The agent's own previous answer is cut like the others' when they do not all fit (it goes last).
+        const mineShown = own !== undefined ? [{ label: "your previous answer", text: own.answer }] : [];
+        return fitShown(rt, seat, PromptKind.PROPOSE, "the debate prompt", [...shown, ...mineShown], (xs) => {
+          const mine = xs[shown.length];
+          const context =
+            referencesContext(
+              rt.spec.task,
+              "Latest answers of the other agents (anonymous)",
+              xs.slice(0, shown.length),
+              nonce,
+            ) +
+            (mine !== undefined
+              ? `\n\n## Your previous answer\n${fence("your previous answer", mine.text, nonce)}`
+              : "");
+          return buildProposePrompt({ ...base, context, instruction: UPDATE_INSTRUCTION, nonce });
+        });
       },
       p.temperature,
     );

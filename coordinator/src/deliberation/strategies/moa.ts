@@ -15,6 +15,7 @@ import { acquireSeats, emitSeated } from "../runtime/seating.js";
 import {
   answerAll,
   emitSimpleSummary,
+  fitShown,
   majorityOf,
   maskedResponses,
   refill,
@@ -50,15 +51,27 @@ export async function aggregate(
   const { value, seat } = await withOneReseat(rt, round, aggregator, others, (s) => {
     const nonce = makeNonce(rt.random);
     const responses = maskedResponses(rt, round, s.seat.seatId, answers, "Response", false);
+    // The synthesis so far is cut like the responses when they do not all fit (it goes first).
+    const lead = synthesis !== undefined ? [{ label: "current synthesis", text: synthesis }] : [];
+    const fitted = fitShown(
+      rt,
+      s,
+      PromptKind.AGGREGATE,
+      "the aggregation prompt",
+      [...lead, ...responses],
+      (xs) =>
+        buildAggregatePrompt({
+          task: rt.spec.task,
+          responses: xs.slice(lead.length),
+          nonce,
+          ...(lead.length > 0 ? { synthesis: xs[0]?.text ?? "" } : {}),
+        }),
+    );
     return generateProposal(rt, {
       round,
       seat: s,
-      prompt: buildAggregatePrompt({
-        task: rt.spec.task,
-        responses,
-        nonce,
-        ...(synthesis !== undefined ? { synthesis } : {}),
-      }),
+      prompt: fitted.prompt,
+      maxTokens: fitted.maxTokens,
       kind: PromptKind.AGGREGATE,
       temperature: rt.params.judgeTemperature,
     });
@@ -92,17 +105,19 @@ async function runMoaShape(rt: JobRuntime, shape: MoaShape): Promise<StrategyOut
         if (layer === 1 || seat.profile.format === "raw") return buildProposePrompt(base);
         const nonce = makeNonce(rt.random);
         const refs = maskedResponses(rt, layer, seat.seat.seatId, prior, "Response", false);
-        return buildProposePrompt({
-          ...base,
-          context: referencesContext(
-            rt.spec.task,
-            "Answers from the previous layer (anonymous)",
-            refs,
+        return fitShown(rt, seat, PromptKind.PROPOSE, "the layer prompt", refs, (xs) =>
+          buildProposePrompt({
+            ...base,
+            context: referencesContext(
+              rt.spec.task,
+              "Answers from the previous layer (anonymous)",
+              xs,
+              nonce,
+            ),
+            instruction: REFINE_INSTRUCTION,
             nonce,
-          ),
-          instruction: REFINE_INSTRUCTION,
-          nonce,
-        });
+          }),
+        );
       },
       p.temperature,
     );

@@ -62,6 +62,28 @@ export interface ScriptedWorker {
   generate?: (c: GenerateCall) => string | Promise<string>;
   /** Total log-probability of each candidate. */
   score?: (c: ScoreCall) => number[] | Promise<number[]>;
+  /** Seats the worker can hold at once (its slots). @default 1 */
+  slots?: number;
+  /**
+   * How the worker counts prompt tokens (what it reports as usage and checks against
+   * `profile.contextLength`, like the real worker). @default { charsPerToken: 4, templateTokens: 0 }
+   */
+  tokenizer?: ScriptedTokenizer;
+}
+
+/** A stand-in for a real tokenizer: a fixed density plus the chat template's own tokens. */
+export interface ScriptedTokenizer {
+  charsPerToken: number;
+  templateTokens: number;
+}
+
+/** stories260K on our prompts, as measured through node-llama-cpp: ~2.5 real tokens per chars/4 estimate. */
+export const STORIES_TOKENIZER: ScriptedTokenizer = { charsPerToken: 1.6, templateTokens: 40 };
+
+/** A request the world refused because its prompt did not fit the worker's context. */
+export interface OverflowRecord {
+  workerId: string;
+  promptTokens: number;
 }
 
 export const CHAT_PROFILE: AgentProfile = {
@@ -173,6 +195,10 @@ export class ScriptedWorld implements ModelPort, SeatProvider {
   readonly generateCalls: GenerateCall[] = [];
   readonly scoreCalls: ScoreCall[] = [];
   readonly seatRequests: SeatRequest[] = [];
+  /** Requests refused with context_overflow (they never reached a script). */
+  readonly overflows: OverflowRecord[] = [];
+  /** Prompt tokens (as the worker counts them) of every generate call that reached a script, by request id. */
+  readonly realPromptTokens = new Map<string, number>();
   readonly dead = new Set<string>();
   private readonly counters = new Map<string, number>();
   private readonly handedOut = new Set<string>();
@@ -189,9 +215,27 @@ export class ScriptedWorld implements ModelPort, SeatProvider {
     return w;
   }
 
+  /** Prompt tokens as the worker counts them; throws context_overflow like the worker when they do not fit. */
+  private countPrompt(w: ScriptedWorker, chars: number, extra = 1): number {
+    const t = w.tokenizer ?? { charsPerToken: 4, templateTokens: 0 };
+    const tokens = Math.ceil(chars / t.charsPerToken) + t.templateTokens;
+    const ctx = w.profile.contextLength ?? 0;
+    if (ctx > 0 && tokens + extra > ctx) {
+      this.overflows.push({ workerId: w.workerId, promptTokens: tokens });
+      throw new ConclaveError(
+        ErrorCode.CONTEXT_OVERFLOW,
+        `prompt needs ${tokens + extra} tokens but the context holds ${ctx}`,
+        { details: [`promptTokens=${tokens}`, `contextSize=${ctx}`] },
+      );
+    }
+    return tokens;
+  }
+
   async generate(workerId: string, req: InferenceRequest, opts: ModelCallOptions): Promise<InferenceResult> {
     const w = this.worker(workerId);
     const c = classify(req);
+    const promptTokens = this.countPrompt(w, c.raw.length + c.system.length + c.user.length);
+    this.realPromptTokens.set(req.requestId, promptTokens);
     const key = `${workerId}/${c.kind}`;
     const n = (this.counters.get(key) ?? 0) + 1;
     this.counters.set(key, n);
@@ -199,13 +243,12 @@ export class ScriptedWorld implements ModelPort, SeatProvider {
     this.generateCalls.push(call);
     if (w.generate === undefined) throw new ConclaveError(ErrorCode.UNSUPPORTED, "no script");
     const text = await w.generate(call);
-    const promptChars = c.raw.length + c.system.length + c.user.length;
     return create(InferenceResultSchema, {
       requestId: req.requestId,
       text,
       finishReason: FinishReason.STOP,
       usage: create(UsageSchema, {
-        promptTokens: Math.ceil(promptChars / 4),
+        promptTokens,
         completionTokens: Math.ceil(text.length / 4),
       }),
       jsonValid: true,
@@ -216,6 +259,8 @@ export class ScriptedWorld implements ModelPort, SeatProvider {
   async score(workerId: string, req: ScoreRequest, _opts: ModelCallOptions): Promise<ScoreResult> {
     const w = this.worker(workerId);
     const prompt = req.input.case === "rawPrompt" ? req.input.value : "";
+    const longest = Math.max(0, ...req.candidates.map((x) => x.length));
+    const promptTokens = this.countPrompt(w, prompt.length, Math.ceil(longest / 4));
     const call: ScoreCall = { workerId, req, prompt, candidates: [...req.candidates] };
     this.scoreCalls.push(call);
     if (w.score === undefined) throw new ConclaveError(ErrorCode.UNSUPPORTED, "no scoring script");
@@ -230,7 +275,7 @@ export class ScriptedWorld implements ModelPort, SeatProvider {
           totalLogprob: total,
         });
       }),
-      usage: create(UsageSchema, { promptTokens: prompt.length, completionTokens: 0 }),
+      usage: create(UsageSchema, { promptTokens, completionTokens: 0 }),
       workerId,
     });
   }
@@ -238,27 +283,35 @@ export class ScriptedWorld implements ModelPort, SeatProvider {
   async seat(req: SeatRequest): Promise<SeatInfo[]> {
     this.seatRequests.push(req);
     const out: SeatInfo[] = [];
-    const usedNow = new Set<string>();
+    const usedNow = new Map<string, number>();
+    // Free slots: the worker's slots less every seat this job still holds on it and every seat given now.
+    const free = (w: ScriptedWorker) =>
+      (w.slots ?? 1) -
+      req.seatedWorkerIds.filter((id) => id === w.workerId).length -
+      (usedNow.get(w.workerId) ?? 0);
     for (const d of req.roles) {
       const eligible = this.workers.filter(
         (w) =>
           (w.roles ?? [SeatRole.AGENT, SeatRole.PROPOSER, SeatRole.SOLO]).includes(d.role) &&
           !req.excludeWorkerIds.includes(w.workerId) &&
-          !req.seatedWorkerIds.includes(w.workerId) &&
           !this.dead.has(w.workerId) &&
-          !usedNow.has(w.workerId),
+          free(w) > 0,
       );
       // Prefer workers not handed out before (a re-seat should bring in someone new).
       eligible.sort(
         (a, b) => Number(this.handedOut.has(a.workerId)) - Number(this.handedOut.has(b.workerId)),
       );
       const first = eligible[0];
-      const chosen =
-        d.sameModel && first !== undefined
-          ? Array.from({ length: d.count }, () => first)
-          : eligible.slice(0, d.count);
+      const chosen: ScriptedWorker[] = [];
+      if (d.sameModel && first !== undefined) chosen.push(...Array.from({ length: d.count }, () => first));
+      else {
+        for (const w of eligible) {
+          const n = Math.min(free(w), d.count - chosen.length);
+          chosen.push(...Array.from({ length: Math.max(0, n) }, () => w));
+        }
+      }
       for (const w of chosen) {
-        usedNow.add(w.workerId);
+        usedNow.set(w.workerId, (usedNow.get(w.workerId) ?? 0) + 1);
         this.handedOut.add(w.workerId);
         out.push({
           seat: create(SeatSchema, { role: d.role, workerId: w.workerId, modelName: w.modelName }),
