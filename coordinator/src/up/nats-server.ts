@@ -61,9 +61,19 @@ interface Running {
   exited: Promise<void>;
 }
 
-function launch(bin: string, port: number, storeDir: string): Promise<Running> {
+function launch(bin: string, port: number, storeDir: string, configFile?: string): Promise<Running> {
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir], {
+    const args = [
+      ...(configFile ? ["-c", configFile] : []),
+      "-a",
+      "127.0.0.1",
+      "-p",
+      String(port),
+      "-js",
+      "-sd",
+      storeDir,
+    ];
+    const child = spawn(bin, args, {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let output = "";
@@ -111,12 +121,17 @@ async function terminate(r: Running, signal: NodeJS.Signals): Promise<void> {
 
 /** Starts nats-server; `port` 0 (default) asks the server for a random free port. */
 export async function startNatsServer(
-  options: { port?: number; storeDir?: string; bin?: string } = {},
+  options: { port?: number; storeDir?: string; bin?: string; configFile?: string } = {},
 ): Promise<NatsServerHandle> {
   const bin = options.bin ?? findNatsServer();
   const ownStore = options.storeDir === undefined;
   const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), "conclave-nats-"));
-  let running = await launch(bin, options.port && options.port > 0 ? options.port : -1, storeDir);
+  let running = await launch(
+    bin,
+    options.port && options.port > 0 ? options.port : -1,
+    storeDir,
+    options.configFile,
+  );
   const port = running.port;
   let stopped = false;
   return {
@@ -134,7 +149,7 @@ export async function startNatsServer(
     async restart() {
       if (stopped) throw new Error("nats-server was stopped for good; start a new one");
       await terminate(running, "SIGTERM");
-      running = await launch(bin, port, storeDir);
+      running = await launch(bin, port, storeDir, options.configFile);
     },
   };
 }
