@@ -16,6 +16,11 @@ export const coordinatorConfigSchema = {
     default: "127.0.0.1:7420",
     doc: "gRPC listen address host:port (port 0 = any free port)",
   },
+  http: {
+    kind: "string",
+    default: "127.0.0.1:7421",
+    doc: 'OpenAI-compatible HTTP API address host:port ("off" to disable)',
+  },
   apiToken: { kind: "string", doc: "require this bearer token on the gRPC API", secret: true },
   apiTokenFile: { kind: "string", doc: "read the API token from this file" },
   profiles: {

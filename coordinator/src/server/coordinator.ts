@@ -19,6 +19,7 @@ import {
 import { connectNats, type NatsConnection } from "../../../proto/src/nats-io.js";
 import { createWorkerClient } from "../../../proto/src/worker-client.js";
 import { runJob, validateJobSpec } from "../deliberation/index.js";
+import { createOpenAiHttpServer } from "../http/index.js";
 import { JobManager } from "../jobs/job-manager.js";
 import { openJobStore } from "../jobs/job-store.js";
 import { DEFAULT_PROFILES, type ProfileFile, toDomain } from "../profiles/index.js";
@@ -37,8 +38,10 @@ export interface CoordinatorOptions {
   natsPassword?: string;
   /** gRPC listen address, e.g. "127.0.0.1:7420" (port 0 = any free port). */
   listen: string;
-  /** Require `authorization: Bearer <token>` on the API. */
+  /** Require `authorization: Bearer <token>` on the API (gRPC and HTTP). */
   apiToken?: string;
+  /** OpenAI-compatible HTTP API address, e.g. "127.0.0.1:7421"; unset = off. */
+  httpListen?: string;
   log: Logger;
   profiles?: ProfileFile;
   /** Workers' telemetry period; suspect/dead timings derive from it. @default 2000 */
@@ -54,6 +57,8 @@ export interface CoordinatorOptions {
 export interface Coordinator {
   /** host:port the gRPC API listens on. */
   readonly address: string;
+  /** Base URL of the OpenAI-compatible API (…/v1), when it is on. */
+  readonly openAiUrl?: string;
   readonly port: number;
   readonly registry: RegistryService;
   readonly jobs: JobManager;
@@ -160,6 +165,20 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
     addReflectionService(server);
     const port = await listen(server, options.listen);
     const host = options.listen.slice(0, options.listen.lastIndexOf(":"));
+    let http: ReturnType<typeof createOpenAiHttpServer> | undefined;
+    let openAiUrl: string | undefined;
+    if (options.httpListen) {
+      http = createOpenAiHttpServer({
+        jobs,
+        registry,
+        log: log.child({ component: "http" }),
+        ...(options.apiToken ? { token: options.apiToken } : {}),
+      });
+      const i = options.httpListen.lastIndexOf(":");
+      const httpHost = options.httpListen.slice(0, i);
+      const httpPort = await http.listen(httpHost, Number(options.httpListen.slice(i + 1)));
+      openAiUrl = `http://${httpHost}:${httpPort}/v1`;
+    }
     registry.start();
 
     // Interrupted jobs resume once workers had a moment to announce themselves.
@@ -172,6 +191,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
     return {
       address: `${host}:${port}`,
       port,
+      ...(openAiUrl ? { openAiUrl } : {}),
       registry,
       jobs,
       nc,
@@ -180,6 +200,7 @@ export async function startCoordinator(options: CoordinatorOptions): Promise<Coo
         stopped = true;
         clearTimeout(recovery);
         health.shutdown();
+        await http?.close();
         await jobs.close();
         await shutdownGrpcServer(server, { graceMs: 2000 });
         registry.stop();

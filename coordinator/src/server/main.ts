@@ -72,6 +72,7 @@ export async function coordinatorMain(argv: string[]): Promise<number> {
       ...(config.natsToken ? { natsToken: config.natsToken } : {}),
       ...(config.natsUser ? { natsUser: config.natsUser, natsPassword: config.natsPassword ?? "" } : {}),
       ...(apiToken ? { apiToken } : {}),
+      ...(config.http !== "off" && config.http !== "" ? { httpListen: config.http } : {}),
       ...(profiles ? { profiles } : {}),
     });
     if (process.stderr.isTTY)

@@ -176,7 +176,15 @@ export async function upMain(argv: string[]): Promise<number> {
       listen = `127.0.0.1:${port}`;
       if (note) say(`coordinator: ${note}`);
     }
-    coordinator = await startCoordinator({ nats: natsUrl, listen, log, recoveryDelayMs: 500 });
+    const httpPort = await choosePort(7421);
+    if (httpPort.note) say(`OpenAI API: ${httpPort.note}`);
+    coordinator = await startCoordinator({
+      nats: natsUrl,
+      listen,
+      httpListen: `127.0.0.1:${httpPort.port}`,
+      log,
+      recoveryDelayMs: 500,
+    });
     writeUpState({
       pid: process.pid,
       coordinator: coordinator.address,
@@ -226,6 +234,7 @@ export async function upMain(argv: string[]): Promise<number> {
       return `  ${t?.workerId}  ${t?.model?.name} (${t?.model?.quantization})  ${t?.slots?.total} slot(s)  ${(t?.throughput?.generationTokensPerSecond ?? 0).toFixed(0)} tok/s`;
     });
     say(`Conclave is up: coordinator ${coordinator.address}, NATS ${natsUrl}`);
+    if (coordinator.openAiUrl) say(`OpenAI-compatible API: ${coordinator.openAiUrl} (model "conclave")`);
     for (const l of lines) say(l);
 
     if (!spec) {
