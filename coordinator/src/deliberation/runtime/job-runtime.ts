@@ -291,25 +291,9 @@ export class JobRuntime {
       caller: `${this.jobId}/${call.seat.seat.seatId}`,
     });
     const estimate = this.recordPrompt(call.round, call.seat, call.kind, call.prompt, requestId);
-    const start = this.now();
-    try {
-      const result = await callWithDeadline(
-        (signal) => this.o.models.generate(call.seat.seat.workerId, req, { signal }),
-        timeoutMs,
-        this.signal,
-      );
-      const latencyMs = this.latency(start, result.timings?.totalMs);
-      if (result.usage !== undefined) this.contexts.observe(call.seat, result.usage.promptTokens, estimate);
-      return {
-        result,
-        latencyMs,
-        usage: this.account(call.seat.seat.seatId, result.usage, estimate, latencyMs),
-      };
-    } catch (e) {
-      this.contexts.observeFailure(call.seat, e, estimate);
-      this.account(call.seat.seat.seatId, undefined, estimate, this.now() - start);
-      throw this.o.cancelled() ? new JobCancelledError() : e;
-    }
+    return this.invoke(call.seat, estimate, timeoutMs, (signal) =>
+      this.o.models.generate(call.seat.seat.workerId, req, { signal }),
+    );
   }
 
   async score(call: ScoreCall): Promise<CallOutcome<ScoreResult>> {
@@ -338,23 +322,27 @@ export class JobRuntime {
       caller: `${this.jobId}/${call.seat.seat.seatId}`,
     });
     const estimate = this.recordPrompt(call.round, call.seat, PromptKind.SCORE, call.prompt, requestId);
+    return this.invoke(call.seat, estimate, timeoutMs, (signal) =>
+      this.o.models.score(call.seat.seat.workerId, req, { signal }),
+    );
+  }
+
+  /** One model call under its deadline: learns the seat's token ratio and accounts usage either way. */
+  private async invoke<T extends InferenceResult | ScoreResult>(
+    seat: SeatInfo,
+    estimate: number,
+    timeoutMs: number,
+    fn: (signal: AbortSignal) => Promise<T>,
+  ): Promise<CallOutcome<T>> {
     const start = this.now();
     try {
-      const result = await callWithDeadline(
-        (signal) => this.o.models.score(call.seat.seat.workerId, req, { signal }),
-        timeoutMs,
-        this.signal,
-      );
+      const result = await callWithDeadline(fn, timeoutMs, this.signal);
       const latencyMs = this.latency(start, result.timings?.totalMs);
-      if (result.usage !== undefined) this.contexts.observe(call.seat, result.usage.promptTokens, estimate);
-      return {
-        result,
-        latencyMs,
-        usage: this.account(call.seat.seat.seatId, result.usage, estimate, latencyMs),
-      };
+      if (result.usage !== undefined) this.contexts.observe(seat, result.usage.promptTokens, estimate);
+      return { result, latencyMs, usage: this.account(seat.seat.seatId, result.usage, estimate, latencyMs) };
     } catch (e) {
-      this.contexts.observeFailure(call.seat, e, estimate);
-      this.account(call.seat.seat.seatId, undefined, estimate, this.now() - start);
+      this.contexts.observeFailure(seat, e, estimate);
+      this.account(seat.seat.seatId, undefined, estimate, this.now() - start);
       throw this.o.cancelled() ? new JobCancelledError() : e;
     }
   }
