@@ -59,15 +59,15 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
       setImmediate(resolve);
       return;
     }
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener(
-      "abort",
-      () => {
-        clearTimeout(t);
-        resolve();
-      },
-      { once: true },
-    );
+    const onAbort = () => {
+      clearTimeout(t);
+      resolve();
+    };
+    const t = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
   });
 
 export class ScriptedBackend implements ModelBackend {
@@ -76,7 +76,7 @@ export class ScriptedBackend implements ModelBackend {
   readonly #queue: SlotQueue;
   readonly #o: ScriptedBackendOptions;
   #calls = 0;
-  /** Every generate request received, in order (for assertions on what a model was sent). */
+  /** The last generate requests received, in order (for assertions on what a model was sent). */
   readonly received: GenerateRequest[] = [];
   readonly scored: ScoreRequest[] = [];
 
@@ -106,6 +106,8 @@ export class ScriptedBackend implements ModelBackend {
   async generate(req: GenerateRequest, options: GenerateCallOptions = {}): Promise<GenerateResult> {
     const call = this.#calls++;
     this.received.push(req);
+    // Bounded: benchmarks send thousands of requests.
+    if (this.received.length > 1000) this.received.shift();
     const scope = openRequestScope({ signal: options.signal, deadline: req.deadline });
     try {
       const lease = await this.#queue.acquire(scope.signal);

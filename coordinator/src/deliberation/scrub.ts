@@ -74,32 +74,47 @@ export interface ScrubResult {
   redactions: number;
 }
 
+// The self-identification pattern never changes: build it once (a round calls scrubIdentity ~N² times).
+const SELF_ID = (() => {
+  const names = [...KNOWN_MODEL_NAMES].sort((a, b) => b.length - a.length).map(escapeRegExp);
+  // The name may carry a version tail ("Llama-3.1-8B", "Qwen2.5"), glued on only by a digit or a separator
+  // so that "philosophy" is not "Phi"; the article is optional.
+  const tail = "(?:\\p{N}[\\p{L}\\p{N}]*)?(?:[-_.:][\\p{L}\\p{N}]+)*";
+  return new RegExp(
+    `(?<![\\p{L}\\p{N}])(${SELF_ID_LEAD}\\s+(?:an?\\s+|the\\s+)?)(?:${names.join("|")})${tail}(?![\\p{L}\\p{N}])`,
+    "giu",
+  );
+})();
+
+/** Deny-list patterns by list identity: a job's deny list is one array reused for every scrub. */
+const denyPatterns = new WeakMap<readonly string[], RegExp | null>();
+
+function denyPattern(denyList: readonly string[]): RegExp | null {
+  const cached = denyPatterns.get(denyList);
+  if (cached !== undefined) return cached;
+  const terms = [...new Set(denyList.map((t) => t.trim()).filter((t) => t.length >= 2))].sort(
+    (a, b) => b.length - a.length,
+  );
+  const re =
+    terms.length === 0
+      ? null
+      : new RegExp(`(?<![\\p{L}\\p{N}])(?:${terms.map(escapeRegExp).join("|")})(?![\\p{L}\\p{N}])`, "giu");
+  denyPatterns.set(denyList, re);
+  return re;
+}
+
 /** Redacts deny-listed terms anywhere and model self-identifications. */
 export function scrubIdentity(text: string, denyList: readonly string[]): ScrubResult {
   let redactions = 0;
   let out = text;
-  const terms = [...new Set(denyList.map((t) => t.trim()).filter((t) => t.length >= 2))].sort(
-    (a, b) => b.length - a.length,
-  );
-  if (terms.length > 0) {
-    const re = new RegExp(
-      `(?<![\\p{L}\\p{N}])(?:${terms.map(escapeRegExp).join("|")})(?![\\p{L}\\p{N}])`,
-      "giu",
-    );
+  const re = denyPattern(denyList);
+  if (re) {
     out = out.replace(re, () => {
       redactions++;
       return REDACTED;
     });
   }
-  const names = [...KNOWN_MODEL_NAMES].sort((a, b) => b.length - a.length).map(escapeRegExp);
-  // The name may carry a version tail ("Llama-3.1-8B", "Qwen2.5"), glued on only by a digit or a separator
-  // so that "philosophy" is not "Phi"; the article is optional.
-  const tail = "(?:\\p{N}[\\p{L}\\p{N}]*)?(?:[-_.:][\\p{L}\\p{N}]+)*";
-  const selfId = new RegExp(
-    `(?<![\\p{L}\\p{N}])(${SELF_ID_LEAD}\\s+(?:an?\\s+|the\\s+)?)(?:${names.join("|")})${tail}(?![\\p{L}\\p{N}])`,
-    "giu",
-  );
-  out = out.replace(selfId, (_m, lead: string) => {
+  out = out.replace(SELF_ID, (_m, lead: string) => {
     redactions++;
     return `${lead}${REDACTED}`;
   });
