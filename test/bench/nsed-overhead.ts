@@ -1,0 +1,116 @@
+/**
+ * NSED coordinator overhead per round (BRIEF §8): eight agents on instant scripted backends behind real
+ * worker services, a real nats-server and a real in-process coordinator. Whatever a round takes beyond
+ * its model time (the slowest proposal + the slowest evaluation, as the backends measured them) is the
+ * cluster's overhead: protobuf, NATS, prompt building, parsing, tallying, transcript persistence.
+ */
+import { JobState, StopReason } from "../../proto/gen/conclave/v1/deliberation_pb.js";
+import { BENCH_TASK, benchAgents, TYPICAL_SHAPE } from "./support/agents.js";
+import { nsedSpec, type RoundRun, startNsedCluster } from "./support/nsed-cluster.js";
+import { boundedLoop, fmt, judge, max, mean, median, percentile, printReport } from "./support/report.js";
+
+export interface NsedOverheadOptions {
+  /** @default 8 */
+  agents?: number;
+  /** Rounds per job. @default 6 */
+  rounds?: number;
+  /** Measured jobs (after one warm-up job). @default 8 */
+  jobs?: number;
+  /** Stop starting new jobs after this long. @default 60000 */
+  maxMs?: number;
+}
+
+/** Overhead of one round: its wall time minus the model time on its critical path. Pure. */
+export function roundOverheadMs(r: RoundRun): number {
+  return r.wallMs - (r.slowestProposeMs + r.slowestEvaluateMs);
+}
+
+export async function benchNsedOverhead(options: NsedOverheadOptions = {}): Promise<void> {
+  const agents = options.agents ?? 8;
+  const rounds = options.rounds ?? 6;
+  const cluster = await startNsedCluster({
+    workers: benchAgents(agents),
+    shape: TYPICAL_SHAPE,
+    seedTokensPerSecond: { prefill: 2000, generation: 60 },
+  });
+  try {
+    const spec = nsedSpec({ task: BENCH_TASK, agents, rounds });
+    const warm = await cluster.runJob(nsedSpec({ task: BENCH_TASK, agents, rounds: 2 }));
+    const measured: RoundRun[] = [];
+    const jobStates: string[] = [];
+    const faults: string[] = [...warm.faults];
+    let matched = true;
+    // CPU time per round is steadier than wall time on a shared machine, and says which process pays.
+    const cpu0 = process.cpuUsage();
+    const pool0 = await cluster.pool.memory();
+    const loop = await boundedLoop(
+      { maxIterations: options.jobs ?? 8, maxMs: options.maxMs ?? 60_000 },
+      async () => {
+        const run = await cluster.runJob(spec);
+        measured.push(...run.rounds);
+        jobStates.push(
+          `${run.jobId}: ${run.rounds.length} rounds, state ${JobState[run.state]}, stop ${StopReason[run.stopReason]}`,
+        );
+        faults.push(...run.faults);
+        matched &&= run.callsMatched;
+      },
+    );
+    const cpu = process.cpuUsage(cpu0);
+    const pool1 = await cluster.pool.memory();
+    const coordinatorCpuMsPerRound = (cpu.user + cpu.system) / 1000 / measured.length;
+    const poolCpuMsPerRound = (pool1.cpuMicros - pool0.cpuMicros) / 1000 / measured.length;
+    const overhead = measured.map(roundOverheadMs);
+    const wall = measured.map((r) => r.wallMs);
+    const model = measured.map((r) => r.slowestProposeMs + r.slowestEvaluateMs);
+    const engine = measured.map((r) => r.summary.durationMs);
+    const p50 = median(overhead);
+    const values = {
+      agents,
+      roundsPerJob: rounds,
+      jobs: loop.iterations,
+      roundsMeasured: measured.length,
+      overheadMsP50: p50,
+      overheadMsP95: percentile(overhead, 95),
+      overheadMsMax: max(overhead),
+      roundWallMsP50: median(wall),
+      modelMsOnCriticalPathMean: mean(model),
+      engineRoundDurationMsP50: median(engine),
+      coordinatorCpuMsPerRound,
+      workerPoolCpuMsPerRound: poolCpuMsPerRound,
+      callsMatchedToTranscript: matched,
+      faults: faults.length,
+      perRoundOverheadMs: overhead,
+    };
+    printReport(
+      {
+        name: "nsed-overhead",
+        compared: `NSED round wall time vs the backends' own time, ${agents} instant scripted agents, real NATS + coordinator`,
+        values,
+        targets: [
+          judge({ metric: "overheadMsP50", op: "<=", value: 5, unit: "ms", source: "task target" }, p50),
+        ],
+        notes: [
+          "overhead = round wall time (roundStarted → roundCompleted, seen by a job watcher) − (slowest proposal + slowest evaluation, measured inside the backends)",
+          "the coordinator runs in this process; the 8 worker services share one child process; nats-server is a third process; all on one 2-core machine",
+          "CPU per round = each process's CPU time over the measured jobs ÷ rounds (job submission and seating included)",
+          ...(matched
+            ? []
+            : [
+                "some model calls could not be matched to transcript prompts: their backend time counts as NaN",
+              ]),
+          ...(faults.length > 0 ? [`faults: ${faults.slice(0, 3).join(" | ")}`] : []),
+          ...(loop.timedOut ? ["the time bound cut the run short"] : []),
+        ],
+      },
+      [
+        `${measured.length} rounds over ${loop.iterations} jobs (${rounds} rounds each) after a 2-round warm-up job`,
+        `overhead per round: p50 ${fmt(p50)} ms, p95 ${fmt(percentile(overhead, 95))} ms, max ${fmt(max(overhead))} ms`,
+        `CPU per round: coordinator process ${fmt(coordinatorCpuMsPerRound)} ms, worker pool process ${fmt(poolCpuMsPerRound)} ms (8 workers together)`,
+        `round wall p50 ${fmt(median(wall))} ms; model time on the critical path mean ${fmt(mean(model))} ms; engine's own round duration p50 ${fmt(median(engine))} ms`,
+        ...jobStates,
+      ],
+    );
+  } finally {
+    await cluster.stop();
+  }
+}
