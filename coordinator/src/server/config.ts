@@ -25,7 +25,7 @@ export const coordinatorConfigSchema = {
   apiTokenFile: { kind: "string", doc: "read the API token from this file" },
   profiles: {
     kind: "string",
-    doc: "model profile file (YAML/JSON) replacing the shipped defaults; see deploy/PROFILES.md",
+    doc: "model profile file (YAML/JSON) layered over the shipped defaults; see deploy/PROFILES.md",
   },
   telemetryInterval: {
     kind: "duration",
