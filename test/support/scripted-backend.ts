@@ -55,7 +55,8 @@ function lastUserText(req: GenerateRequest | ScoreRequest): string {
 
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
-    if (ms <= 0) {
+    // An already-aborted signal never fires "abort" again: do not wait at all.
+    if (ms <= 0 || signal.aborted) {
       setImmediate(resolve);
       return;
     }
