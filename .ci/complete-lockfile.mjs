@@ -12,14 +12,25 @@ const packages = lock.packages;
 
 function platformOf(name) {
   const tokens = name.split("/").pop().split("-");
-  const os = tokens.includes("win32") || tokens.includes("win") ? "win32"
-    : tokens.includes("darwin") || tokens.includes("mac") ? "darwin"
-    : tokens.includes("android") ? "android"
-    : tokens.includes("linux") ? "linux" : undefined;
-  const cpu = tokens.includes("arm64") ? "arm64"
-    : tokens.includes("x64") ? "x64"
-    : tokens.includes("armv7") || tokens.includes("armv7l") ? "arm"
-    : tokens.includes("riscv64") ? "riscv64" : undefined;
+  const os =
+    tokens.includes("win32") || tokens.includes("win")
+      ? "win32"
+      : tokens.includes("darwin") || tokens.includes("mac")
+        ? "darwin"
+        : tokens.includes("android")
+          ? "android"
+          : tokens.includes("linux")
+            ? "linux"
+            : undefined;
+  const cpu = tokens.includes("arm64")
+    ? "arm64"
+    : tokens.includes("x64")
+      ? "x64"
+      : tokens.includes("armv7") || tokens.includes("armv7l")
+        ? "arm"
+        : tokens.includes("riscv64")
+          ? "riscv64"
+          : undefined;
   return { os, cpu, musl: tokens.includes("musl") };
 }
 
@@ -40,6 +51,8 @@ for (const [key, pkg] of Object.entries(packages)) {
     added++;
   }
 }
-lock.packages = Object.fromEntries(Object.entries(packages).sort(([a], [b]) => (a === "" ? -1 : b === "" ? 1 : a.localeCompare(b))));
+lock.packages = Object.fromEntries(
+  Object.entries(packages).sort(([a], [b]) => (a === "" ? -1 : b === "" ? 1 : a.localeCompare(b))),
+);
 writeFileSync(path, `${JSON.stringify(lock, null, 2)}\n`);
 console.log(`complete-lockfile: added ${added} platform entries`);

@@ -4,7 +4,12 @@
  * likelihood peer review both answer with a number that some member proposed.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EvaluationMode, JobState, PromptKind, Strategy } from "../../proto/gen/conclave/v1/deliberation_pb.js";
+import {
+  EvaluationMode,
+  JobState,
+  PromptKind,
+  Strategy,
+} from "../../proto/gen/conclave/v1/deliberation_pb.js";
 import { createLlamaBackend } from "../../worker/src/backends/llama-backend.js";
 import { startTestCluster, type TestCluster } from "../support/cluster.js";
 import { findTestModel } from "../support/tiny-model.js";
@@ -60,7 +65,9 @@ describe.skipIf(missing.length > 0)(
           expect(evaluations.length).toBeGreaterThan(0);
           for (const ev of evaluations) expect(ev.mode).toBe(mode);
           if (mode === EvaluationMode.LIKELIHOOD) {
-            const scorePrompts = events.filter((e) => e.event.case === "prompt" && e.event.value.kind === PromptKind.SCORE);
+            const scorePrompts = events.filter(
+              (e) => e.event.case === "prompt" && e.event.value.kind === PromptKind.SCORE,
+            );
             expect(scorePrompts.length).toBeGreaterThan(0);
           }
         }

@@ -131,7 +131,7 @@ export async function openJobStore(nc: NatsConnection, options: JobStoreOptions 
     },
     async getJob(jobId) {
       const entry = await kv.get(jobId);
-      if (!entry || entry.operation !== "PUT" || entry.value.length === 0) return undefined;
+      if (entry?.operation !== "PUT" || entry.value.length === 0) return undefined;
       return fromBinary(JobSchema, entry.value);
     },
     async listJobs() {
@@ -150,7 +150,7 @@ export async function openJobStore(nc: NatsConnection, options: JobStoreOptions 
     readEvents,
     async transcript(jobId) {
       const entry = await kv.get(jobId);
-      if (!entry || entry.operation !== "PUT") return undefined;
+      if (entry?.operation !== "PUT") return undefined;
       const job = fromBinary(JobSchema, entry.value);
       return create(TranscriptSchema, { job, events: await readEvents(jobId) });
     },
