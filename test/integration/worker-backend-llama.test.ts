@@ -289,11 +289,12 @@ describe("llama backend close", () => {
           },
         },
       );
-      const queued = backend.generate({ prompt: "hello", maxTokens: 2 });
+      // Handled from the start: close() rejects it while the test is still awaiting close().
+      const queued = caught(backend.generate({ prompt: "hello", maxTokens: 2 }));
       await pollUntil("the first request to stream", () => started);
       await backend.close();
       expect((await running).finishReason).toBe("cancelled");
-      expect((await caught(queued)).code).toBe("unavailable");
+      expect((await queued).code).toBe("unavailable");
       expect((await caught(backend.generate({ prompt: "hello", maxTokens: 2 }))).code).toBe("unavailable");
       await backend.close(); // idempotent
     } finally {
