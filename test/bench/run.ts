@@ -39,6 +39,11 @@ export const BENCHMARKS: readonly Bench[] = [
     run: async () => (await import("./context-growth.js")).benchContextGrowth(),
   },
   { name: "memory", timeLimitMs: 180_000, run: async () => (await import("./memory.js")).benchMemory() },
+  {
+    name: "arith-accuracy",
+    timeLimitMs: 300_000,
+    run: async () => (await import("./arith-accuracy.js")).benchArithAccuracy(),
+  },
 ];
 
 export class UnknownBenchmarkError extends Error {
