@@ -7,21 +7,11 @@
 import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
 import { plan } from "../../coordinator/src/broker/plan.js";
-import type { BrokerWorker, PlanRequest, RoleSpec } from "../../coordinator/src/broker/types.js";
+import type { BrokerWorker, PlanRequest } from "../../coordinator/src/broker/types.js";
+import { seededRandom } from "../../coordinator/src/deliberation/random.js";
 import type { Ability } from "../../coordinator/src/profiles/types.js";
 import type { WorkerId } from "../../proto/src/ids.js";
-
-/** Small deterministic PRNG (mulberry32) so every run benchmarks the same instances. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { EIGHT_ROLES } from "./support/broker-scenarios.js";
 
 const CATALOG = [
   { family: "qwen2", tags: ["general", "math", "code", "review", "chat"], q: 0.62 },
@@ -39,7 +29,7 @@ const CATALOG = [
 ] as const;
 
 export function randomPool(seed: number, n: number): BrokerWorker[] {
-  const r = rng(seed);
+  const r = seededRandom(seed);
   return Array.from({ length: n }, (_, i) => {
     const m = Math.floor(r() * CATALOG.length);
     const spec = CATALOG[m] ?? CATALOG[0];
@@ -63,17 +53,6 @@ export function randomPool(seed: number, n: number): BrokerWorker[] {
     return w;
   });
 }
-
-export const EIGHT_ROLES: RoleSpec[] = [
-  { name: "agent", min: 2, max: 6, abilities: ["propose", "evaluate"] },
-  { name: "math", min: 0, max: 1, abilities: ["propose", "evaluate"], requiredTags: ["math"] },
-  { name: "code", min: 0, max: 1, abilities: ["propose", "evaluate"], requiredTags: ["code"] },
-  { name: "review", min: 0, max: 1, abilities: ["propose", "evaluate"], requiredTags: ["review"] },
-  { name: "reasoning", min: 0, max: 1, abilities: ["propose", "evaluate"], requiredTags: ["reasoning"] },
-  { name: "chat", min: 0, max: 1, abilities: ["propose"], requiredTags: ["chat"] },
-  { name: "aggregator", min: 1, max: 1, agent: false, tokens: { prompt: 3000, completion: 400 } },
-  { name: "chairman", min: 0, max: 1, agent: false, weight: 0.5, tokens: { prompt: 2500, completion: 300 } },
-];
 
 interface Scenario {
   name: string;

@@ -15,15 +15,14 @@ import {
   ScoreRequestSchema,
   type TokenChunk,
 } from "../../proto/gen/conclave/v1/inference_pb.js";
-import { WorkerState, type WorkerTelemetry } from "../../proto/gen/conclave/v1/telemetry_pb.js";
-import { codecs } from "../../proto/src/codecs.js";
+import { WorkerState } from "../../proto/gen/conclave/v1/telemetry_pb.js";
 import { newRequestId } from "../../proto/src/ids.js";
-import { connectNats, type NatsConnection, subscribeTyped } from "../../proto/src/nats-io.js";
-import { subjects } from "../../proto/src/subjects.js";
+import { connectNats, type NatsConnection } from "../../proto/src/nats-io.js";
 import { createWorkerClient, type WorkerClient } from "../../proto/src/worker-client.js";
 import { type RunningCli, runConclave, spawnConclave } from "../support/cli.js";
 import { type NatsServerHandle, startNatsServer } from "../support/nats-server.js";
 import { pollUntil } from "../support/poll.js";
+import { recordTelemetry, type TelemetryLog } from "../support/telemetry-log.js";
 import {
   findTestModel,
   writeNotAGguf,
@@ -36,8 +35,8 @@ let nc: NatsConnection;
 let client: WorkerClient;
 let dir: string;
 let model: string;
-const telemetry: WorkerTelemetry[] = [];
-const latest = (id: string) => telemetry.filter((t) => t.workerId === id).at(-1);
+let telemetryLog: TelemetryLog;
+const latest = (id: string) => telemetryLog.latest(id);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "conclave-worker-cli-"));
@@ -46,13 +45,7 @@ beforeAll(async () => {
   server = await startNatsServer();
   nc = await connectNats({ servers: server.url, name: "worker-cli-test" });
   client = createWorkerClient(nc);
-  subscribeTyped(nc, subjects.telemetryAll(), codecs.telemetry, {
-    onMessage: (t) => {
-      telemetry.push(t);
-    },
-    onError: () => {},
-  });
-  await nc.flush();
+  telemetryLog = await recordTelemetry(nc);
 });
 
 afterAll(async () => {

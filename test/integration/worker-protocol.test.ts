@@ -22,12 +22,13 @@ import { createWorkerClient, type WorkerClient } from "../../proto/src/worker-cl
 import { type NatsServerHandle, startNatsServer } from "../support/nats-server.js";
 import { pollUntil } from "../support/poll.js";
 import { ScriptedBackend } from "../support/scripted-backend.js";
+import { recordTelemetry, type TelemetryLog } from "../support/telemetry-log.js";
 import { startTestWorker, type TestWorker } from "../support/worker-harness.js";
 
 let server: NatsServerHandle;
 let nc: NatsConnection;
 let client: WorkerClient;
-const telemetry: WorkerTelemetry[] = [];
+let telemetryLog: TelemetryLog;
 
 function chatRequest(
   text: string,
@@ -48,13 +49,7 @@ beforeAll(async () => {
   server = await startNatsServer();
   nc = await connectNats({ servers: server.url, name: "test-client" });
   client = createWorkerClient(nc);
-  subscribeTyped(nc, subjects.telemetryAll(), codecs.telemetry, {
-    onMessage: (t) => {
-      telemetry.push(t);
-    },
-    onError: () => {},
-  });
-  await nc.flush();
+  telemetryLog = await recordTelemetry(nc);
 });
 
 afterAll(async () => {
@@ -62,7 +57,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const latest = (workerId: string) => telemetry.filter((t) => t.workerId === workerId).at(-1);
+const latest = (workerId: string) => telemetryLog.latest(workerId);
 
 describe("worker protocol over real NATS", () => {
   let worker: TestWorker;
@@ -201,10 +196,10 @@ describe("worker protocol over real NATS", () => {
 
   it("answers discovery at once", async () => {
     const before = latest("proto-1")?.sequence ?? 0n;
-    const t0 = telemetry.length;
+    const t0 = telemetryLog.all.length;
     client.discover("test");
     await pollUntil("a report after discover", () =>
-      telemetry.slice(t0).find((t) => t.workerId === "proto-1" && t.sequence > before),
+      telemetryLog.all.slice(t0).find((t) => t.workerId === "proto-1" && t.sequence > before),
     );
   });
 
@@ -234,7 +229,7 @@ describe("drain", () => {
     const finished = await inFlight;
     expect(finished.text).toBe(words(60));
     await worker.service.done;
-    const states = telemetry.filter((t) => t.workerId === "drainer").map((t) => t.state);
+    const states = telemetryLog.all.filter((t) => t.workerId === "drainer").map((t) => t.state);
     expect(states).toContain(WorkerState.DRAINING);
     expect(states.at(-1)).toBe(WorkerState.LEAVING);
     await worker.backend.close();

@@ -4,8 +4,10 @@
  * the GPU reports it). The same telemetry feeds the pure solve benchmark (through the registry and the
  * profiles, as the product does) and the join benchmark (published on NATS). Deterministic in the seed.
  */
+
 import { create } from "@bufbuild/protobuf";
 import { type BrokerWorker, brokerWorkersFromRegistry } from "../../../coordinator/src/broker/index.js";
+import { seededRandom } from "../../../coordinator/src/deliberation/random.js";
 import { DEFAULT_PROFILES } from "../../../coordinator/src/profiles/index.js";
 import {
   applyRegistryInput,
@@ -55,18 +57,6 @@ const JOINER: CatalogModel = {
   params: 116.8e9,
   gen: [60, 60],
 };
-
-/** mulberry32: small, fast, deterministic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function telemetryOf(
   id: string,
@@ -121,7 +111,7 @@ function telemetryOf(
 
 /** `n` ready workers `${prefix}-00`… with models drawn from the catalog. */
 export function poolTelemetry(seed: number, n: number, nowMs: number, prefix = "w"): WorkerTelemetry[] {
-  const r = prng(seed);
+  const r = seededRandom(seed);
   return Array.from({ length: n }, (_, i) => {
     const m = CATALOG[Math.floor(r() * CATALOG.length)] ?? (CATALOG[0] as CatalogModel);
     return telemetryOf(`${prefix}-${String(i).padStart(2, "0")}`, m, r, {
@@ -134,7 +124,7 @@ export function poolTelemetry(seed: number, n: number, nowMs: number, prefix = "
 
 /** The joining worker's report: its first (ready) or its last (leaving). */
 export function joinerTelemetry(id: string, nowMs: number, leaving = false): WorkerTelemetry {
-  return telemetryOf(id, JOINER, prng(42), {
+  return telemetryOf(id, JOINER, seededRandom(42), {
     sequence: leaving ? 2 : 1,
     state: leaving ? WorkerState.LEAVING : WorkerState.READY,
     nowMs,
