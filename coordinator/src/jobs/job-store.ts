@@ -17,6 +17,7 @@ import { type KV, Kvm } from "@nats-io/kv";
 import {
   type Job,
   type JobEvent,
+  JobEventBatchSchema,
   JobEventSchema,
   JobSchema,
   type Transcript,
@@ -25,6 +26,7 @@ import {
 import { ConclaveError, ErrorCode, toConclaveError } from "../../../proto/src/errors.js";
 import type { NatsConnection } from "../../../proto/src/nats-io.js";
 import { JETSTREAM, subjects } from "../../../proto/src/subjects.js";
+import { EventBatcher, encodeEventBatch } from "./event-batcher.js";
 
 export interface JobStoreOptions {
   /** How long finished jobs and transcripts are kept. @default 30 days */
@@ -36,7 +38,10 @@ export interface JobStoreOptions {
 }
 
 export interface JobStore {
-  /** Stores a job event durably (waits for the JetStream acknowledgement). */
+  /**
+   * Stores a job event durably: resolves once JetStream acknowledged it. Events appended close together
+   * are written together (one message per batch, see event-batcher.ts), in order.
+   */
   appendEvent(event: JobEvent): Promise<void>;
   /** Stores the job's latest record. */
   putJob(job: Job): Promise<void>;
@@ -97,13 +102,19 @@ export async function openJobStore(nc: NatsConnection, options: JobStoreOptions 
     const info = await consumer.info(true);
     let remaining = info.num_pending;
     const events: JobEvent[] = [];
+    let lastSequence = 0n;
     while (remaining > 0) {
       const batch = await consumer.fetch({ max_messages: Math.min(remaining, 1000), expires: 2000 });
       let got = 0;
       for await (const m of batch) {
         got += 1;
-        const event = fromBinary(JobEventSchema, m.data);
-        if (event.sequence >= fromSequence) events.push(event);
+        // A batch re-sent after a lost ack may overlap what is stored: keep each sequence's first copy.
+        for (const event of fromBinary(JobEventBatchSchema, m.data).events) {
+          if (event.sequence >= fromSequence && event.sequence > lastSequence) {
+            events.push(event);
+            lastSequence = event.sequence;
+          }
+        }
       }
       if (got === 0) break;
       remaining -= got;
@@ -112,15 +123,32 @@ export async function openJobStore(nc: NatsConnection, options: JobStoreOptions 
     return events;
   };
 
+  // Leave room for headers under the server's message size limit.
+  const maxBatchBytes = Math.max(64 * 1024, (nc.info?.max_payload ?? 1024 * 1024) - 16 * 1024);
+  const batcher = new EventBatcher(async (jobId, frames) => {
+    const first = frames[0]?.sequence;
+    const last = frames.at(-1)?.sequence;
+    try {
+      // The message id makes a retried write idempotent within the stream's duplicate window.
+      await js.publish(subjects.jobEvents(jobId), encodeEventBatch(frames), {
+        msgID: `${jobId}:${first}-${last}`,
+      });
+    } catch (err) {
+      throw toStoreError(err, "store job events");
+    }
+  }, maxBatchBytes);
+
   return {
-    async appendEvent(event) {
+    appendEvent(event) {
       try {
-        await js.publish(subjects.jobEvents(event.jobId), toBinary(JobEventSchema, event), {
-          msgID: `${event.jobId}:${event.sequence}`,
-        });
+        subjects.jobEvents(event.jobId); // a bad id is refused before anything is queued
       } catch (err) {
-        throw toStoreError(err, "store a job event");
+        return Promise.reject(err);
       }
+      return batcher.append(event.jobId, {
+        sequence: event.sequence,
+        bytes: toBinary(JobEventSchema, event),
+      });
     },
     async putJob(job) {
       try {

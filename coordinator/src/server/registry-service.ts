@@ -176,7 +176,9 @@ export class RegistryService extends EventEmitter<RegistryEvents> {
   }
 
   #emitTransition(tr: RegistryTransition): void {
-    this.#options.log.info(
+    // A worker flips between ready and busy on every request; only the other transitions are news.
+    const routine = isLoadFlip(tr);
+    this.#options.log[routine ? "debug" : "info"](
       { workerId: tr.workerId, from: tr.from, to: tr.to, reason: tr.reason },
       "worker state",
     );
@@ -211,4 +213,10 @@ export class RegistryService extends EventEmitter<RegistryEvents> {
     clearInterval(this.#timer);
     this.#sub?.unsubscribe();
   }
+}
+
+/** A ready ↔ busy transition: routine load, not a change in the pool. Pure. */
+export function isLoadFlip(tr: Pick<RegistryTransition, "from" | "to">): boolean {
+  const load = (s: RegistryTransition["from"]) => s === "ready" || s === "busy";
+  return load(tr.from) && load(tr.to);
 }

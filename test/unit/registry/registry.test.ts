@@ -15,6 +15,7 @@ import {
   unseatableReason,
   type WorkerObservation,
 } from "../../../coordinator/src/registry/index.js";
+import { isLoadFlip } from "../../../coordinator/src/server/registry-service.js";
 import type { WorkerId } from "../../../proto/src/ids.js";
 
 const config: RegistryConfig = resolveRegistryConfig();
@@ -357,5 +358,15 @@ describe("registry queries", () => {
     expect(affectsPlanning(t("ready", "busy"))).toBe(false);
     expect(affectsPlanning(t("absent", "joined"))).toBe(false);
     expect(affectsPlanning(t("suspect", "dead"))).toBe(false);
+  });
+});
+
+describe("isLoadFlip (what the registry logs at debug rather than info)", () => {
+  it("is true only between ready and busy", () => {
+    expect(isLoadFlip({ from: "ready", to: "busy" })).toBe(true);
+    expect(isLoadFlip({ from: "busy", to: "ready" })).toBe(true);
+    expect(isLoadFlip({ from: "busy", to: "suspect" })).toBe(false);
+    expect(isLoadFlip({ from: "joined", to: "ready" })).toBe(false);
+    expect(isLoadFlip({ from: "ready", to: "draining" })).toBe(false);
   });
 });
