@@ -6,7 +6,14 @@
  */
 import { JobState, StopReason } from "../../proto/gen/conclave/v1/deliberation_pb.js";
 import { BENCH_TASK, benchAgents, TYPICAL_SHAPE } from "./support/agents.js";
-import { nsedSpec, type RoundRun, startNsedCluster } from "./support/nsed-cluster.js";
+import {
+  describePhases,
+  nsedSpec,
+  PHASE_NOTE,
+  phaseMedians,
+  type RoundRun,
+  startNsedCluster,
+} from "./support/nsed-cluster.js";
 import { boundedLoop, fmt, judge, max, mean, median, percentile, printReport } from "./support/report.js";
 
 export interface NsedOverheadOptions {
@@ -42,6 +49,7 @@ export async function benchNsedOverhead(options: NsedOverheadOptions = {}): Prom
     let matched = true;
     // CPU time per round is steadier than wall time on a shared machine, and says which process pays.
     const cpu0 = process.cpuUsage();
+    const elu0 = performance.eventLoopUtilization();
     const pool0 = await cluster.pool.memory();
     const loop = await boundedLoop(
       { maxIterations: options.jobs ?? 8, maxMs: options.maxMs ?? 60_000 },
@@ -56,6 +64,7 @@ export async function benchNsedOverhead(options: NsedOverheadOptions = {}): Prom
       },
     );
     const cpu = process.cpuUsage(cpu0);
+    const elu = performance.eventLoopUtilization(elu0);
     const pool1 = await cluster.pool.memory();
     const coordinatorCpuMsPerRound = (cpu.user + cpu.system) / 1000 / measured.length;
     const poolCpuMsPerRound = (pool1.cpuMicros - pool0.cpuMicros) / 1000 / measured.length;
@@ -64,6 +73,8 @@ export async function benchNsedOverhead(options: NsedOverheadOptions = {}): Prom
     const model = measured.map((r) => r.slowestProposeMs + r.slowestEvaluateMs);
     const engine = measured.map((r) => r.summary.durationMs);
     const p50 = median(overhead);
+    const phases = phaseMedians(measured);
+    const coordinatorLoopBusyMsPerRound = elu.active / measured.length;
     const values = {
       agents,
       roundsPerJob: rounds,
@@ -76,7 +87,9 @@ export async function benchNsedOverhead(options: NsedOverheadOptions = {}): Prom
       modelMsOnCriticalPathMean: mean(model),
       engineRoundDurationMsP50: median(engine),
       coordinatorCpuMsPerRound,
+      coordinatorLoopBusyMsPerRound,
       workerPoolCpuMsPerRound: poolCpuMsPerRound,
+      ...phases,
       callsMatchedToTranscript: matched,
       faults: faults.length,
       perRoundOverheadMs: overhead,
@@ -92,7 +105,8 @@ export async function benchNsedOverhead(options: NsedOverheadOptions = {}): Prom
         notes: [
           "overhead = round wall time (roundStarted → roundCompleted, seen by a job watcher) − (slowest proposal + slowest evaluation, measured inside the backends)",
           "the coordinator runs in this process; the 8 worker services share one child process; nats-server is a third process; all on one 2-core machine",
-          "CPU per round = each process's CPU time over the measured jobs ÷ rounds (job submission and seating included)",
+          "CPU per round = each process's CPU time over the measured jobs ÷ rounds (job submission and seating included); event loop busy = the coordinator's main thread only",
+          PHASE_NOTE,
           ...(matched
             ? []
             : [
@@ -105,7 +119,8 @@ export async function benchNsedOverhead(options: NsedOverheadOptions = {}): Prom
       [
         `${measured.length} rounds over ${loop.iterations} jobs (${rounds} rounds each) after a 2-round warm-up job`,
         `overhead per round: p50 ${fmt(p50)} ms, p95 ${fmt(percentile(overhead, 95))} ms, max ${fmt(max(overhead))} ms`,
-        `CPU per round: coordinator process ${fmt(coordinatorCpuMsPerRound)} ms, worker pool process ${fmt(poolCpuMsPerRound)} ms (8 workers together)`,
+        describePhases(phases),
+        `CPU per round: coordinator process ${fmt(coordinatorCpuMsPerRound)} ms (its event loop busy ${fmt(coordinatorLoopBusyMsPerRound)} ms), worker pool process ${fmt(poolCpuMsPerRound)} ms (8 workers together)`,
         `round wall p50 ${fmt(median(wall))} ms; model time on the critical path mean ${fmt(mean(model))} ms; engine's own round duration p50 ${fmt(median(engine))} ms`,
         ...jobStates,
       ],

@@ -5,7 +5,14 @@
  */
 import { JobState } from "../../proto/gen/conclave/v1/deliberation_pb.js";
 import { BENCH_TASK, benchAgents } from "./support/agents.js";
-import { nsedSpec, type RoundRun, startNsedCluster } from "./support/nsed-cluster.js";
+import {
+  describePhases,
+  nsedSpec,
+  PHASE_NOTE,
+  phaseMedians,
+  type RoundRun,
+  startNsedCluster,
+} from "./support/nsed-cluster.js";
 import { boundedLoop, fmt, judge, max, median, printReport } from "./support/report.js";
 
 export interface ParallelEfficiencyOptions {
@@ -53,6 +60,7 @@ export async function benchParallelEfficiency(options: ParallelEfficiencyOptions
     );
     const eff = measured.map(roundEfficiency);
     const med = median(eff);
+    const phases = phaseMedians(measured);
     const perRound = measured.map((r) => ({
       round: r.round,
       wallMs: r.wallMs,
@@ -71,6 +79,7 @@ export async function benchParallelEfficiency(options: ParallelEfficiencyOptions
           roundsMeasured: measured.length,
           efficiencyMedian: med,
           efficiencyMax: max(eff),
+          ...phases,
           perRound,
         },
         targets: [
@@ -78,6 +87,7 @@ export async function benchParallelEfficiency(options: ParallelEfficiencyOptions
         ],
         notes: [
           "slowest proposal / evaluation = the backends' own measured time (simulated prefill + per-token delays, timer slack included)",
+          PHASE_NOTE,
           ...(problems.length > 0 ? [`problems: ${problems.slice(0, 3).join(" | ")}`] : []),
           ...(loop.timedOut ? ["the time bound cut the run short"] : []),
         ],
@@ -88,6 +98,7 @@ export async function benchParallelEfficiency(options: ParallelEfficiencyOptions
           (r) =>
             `round ${r.round}: wall ${fmt(r.wallMs)} ms, slowest proposal ${fmt(r.slowestProposeMs)} ms + slowest evaluation ${fmt(r.slowestEvaluateMs)} ms → ${r.efficiency.toFixed(3)}×`,
         ),
+        describePhases(phases),
         `efficiency median ${med.toFixed(3)}×, worst ${max(eff).toFixed(3)}×`,
       ],
     );

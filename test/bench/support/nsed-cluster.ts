@@ -33,11 +33,36 @@ export interface SeatRound {
   /** The backend's own time for this seat's calls of the kind (retries summed); NaN when unmatched. */
   proposeBackendMs: number;
   evaluateBackendMs: number;
+  /** First start and last end of this seat's calls of each kind (epoch ms); NaN when unmatched. */
+  proposeSpan: Span;
+  evaluateSpan: Span;
+}
+
+export interface Span {
+  start: number;
+  end: number;
+}
+
+/**
+ * Where a round's time beyond its model calls went, from the watcher's clock and the backends' (one
+ * machine, so one clock): before the first proposal reached a backend, between the last proposal leaving a
+ * backend and the first evaluation reaching one, and after the last evaluation left a backend.
+ */
+export interface RoundPhases {
+  /** roundStarted → first proposal call starts: proposal prompts built, sent, received, queued. */
+  leadMs: number;
+  /** last proposal call ends → first evaluation call starts: answer shipped, parsed, evaluation prompts out. */
+  gapMs: number;
+  /** last evaluation call ends → roundCompleted: scores shipped, parsed, tallied, state carried over. */
+  tailMs: number;
+  /** (last proposal end − first proposal start) − slowest proposal: calls not starting together. */
+  proposeStaggerMs: number;
+  evaluateStaggerMs: number;
 }
 
 export interface RoundRun {
   round: number;
-  /** roundStarted → roundCompleted as a watcher of the job saw them (performance.now()). */
+  /** roundStarted → roundCompleted as a watcher of the job saw them. */
   wallMs: number;
   /** The round summary the engine wrote (its own duration, mean prompt tokens per agent, …). */
   summary: RoundSummary;
@@ -45,6 +70,7 @@ export interface RoundRun {
   /** max over seats of proposeBackendMs / evaluateBackendMs: the model time on the round's critical path. */
   slowestProposeMs: number;
   slowestEvaluateMs: number;
+  phases: RoundPhases;
 }
 
 export interface JobRun {
@@ -110,6 +136,8 @@ export function roundsFrom(
         evaluatePromptTokens: 0,
         proposeBackendMs: 0,
         evaluateBackendMs: 0,
+        proposeSpan: { start: Number.POSITIVE_INFINITY, end: Number.NEGATIVE_INFINITY },
+        evaluateSpan: { start: Number.POSITIVE_INFINITY, end: Number.NEGATIVE_INFINITY },
       };
       seatRounds.set(key, s);
     }
@@ -148,9 +176,20 @@ export function roundsFrom(
       const s = seatRounds.get(p.key);
       const c = mine[i];
       if (!s) return;
-      const ms = c !== undefined && aligned ? c.backendMs : Number.NaN;
+      const ok = c !== undefined && aligned;
+      const ms = ok ? c.backendMs : Number.NaN;
+      const span =
+        p.kind === PromptKind.PROPOSE
+          ? s.proposeSpan
+          : p.kind === PromptKind.EVALUATE
+            ? s.evaluateSpan
+            : undefined;
       if (p.kind === PromptKind.PROPOSE) s.proposeBackendMs += ms;
       else if (p.kind === PromptKind.EVALUATE) s.evaluateBackendMs += ms;
+      if (span) {
+        span.start = Math.min(span.start, ok ? c.startedAtMs : Number.NaN);
+        span.end = Math.max(span.end, ok ? c.endedAtMs : Number.NaN);
+      }
     });
   }
   for (const { event, at } of events) {
@@ -158,16 +197,70 @@ export function roundsFrom(
     if (e.case !== "roundCompleted") continue;
     const round = e.value.round;
     const seats = [...seatRounds.entries()].filter(([k]) => k.startsWith(`${round}/`)).map(([, s]) => s);
+    const startedAt = started.get(round) ?? Number.NaN;
+    const slowestProposeMs = Math.max(...seats.map((s) => s.proposeBackendMs));
+    const slowestEvaluateMs = Math.max(...seats.map((s) => s.evaluateBackendMs));
+    const propose = hull(seats.map((s) => s.proposeSpan));
+    const evaluate = hull(seats.map((s) => s.evaluateSpan));
     rounds.push({
       round,
-      wallMs: at - (started.get(round) ?? Number.NaN),
+      wallMs: at - startedAt,
       summary: e.value,
       seats,
-      slowestProposeMs: Math.max(...seats.map((s) => s.proposeBackendMs)),
-      slowestEvaluateMs: Math.max(...seats.map((s) => s.evaluateBackendMs)),
+      slowestProposeMs,
+      slowestEvaluateMs,
+      phases: {
+        leadMs: propose.start - startedAt,
+        gapMs: evaluate.start - propose.end,
+        tailMs: at - evaluate.end,
+        proposeStaggerMs: propose.end - propose.start - slowestProposeMs,
+        evaluateStaggerMs: evaluate.end - evaluate.start - slowestEvaluateMs,
+      },
     });
   }
   return { rounds, matched };
+}
+
+/** Median of each phase over rounds, named for a report's JSON line. */
+export function phaseMedians(rounds: readonly RoundRun[]): Record<string, number> {
+  const m = (k: keyof RoundPhases) => {
+    const xs = rounds.map((r) => r.phases[k]).sort((a, b) => a - b);
+    const mid = Math.floor(xs.length / 2);
+    return xs.length === 0 ? Number.NaN : xs.length % 2 ? xs[mid]! : (xs[mid - 1]! + xs[mid]!) / 2;
+  };
+  return {
+    leadMsP50: m("leadMs"),
+    proposeStaggerMsP50: m("proposeStaggerMs"),
+    gapMsP50: m("gapMs"),
+    evaluateStaggerMsP50: m("evaluateStaggerMs"),
+    tailMsP50: m("tailMs"),
+  };
+}
+
+/** One readable line saying where a round's time beyond its model calls went. */
+export function describePhases(p: Record<string, number>): string {
+  const f = (x: number | undefined) => (x === undefined ? "?" : x.toFixed(1));
+  return (
+    `where it goes (p50 per round): ${f(p.leadMsP50)} ms before the first proposal reaches a backend, ` +
+    `${f(p.proposeStaggerMsP50)} ms proposal stagger, ${f(p.gapMsP50)} ms between the last proposal and the ` +
+    `first evaluation, ${f(p.evaluateStaggerMsP50)} ms evaluation stagger, ${f(p.tailMsP50)} ms after the last evaluation`
+  );
+}
+
+export const PHASE_NOTE =
+  "phases come from the watcher's and the backends' timestamps on one machine clock (the watcher sees roundStarted after the engine's synchronous prompt building, so lead can be negative); stagger = calls of one phase not running side by side (the pool serves all workers on one event loop)";
+
+/** The smallest span covering all of them (NaN when any is NaN). Pure. */
+function hull(spans: readonly Span[]): Span {
+  return {
+    start: Math.min(...spans.map((s) => s.start)),
+    end: Math.max(...spans.map((s) => s.end)),
+  };
+}
+
+/** Epoch ms with sub-ms precision: the clock the pool's call records use too. */
+function epochNow(): number {
+  return performance.timeOrigin + performance.now();
 }
 
 export async function startNsedCluster(options: NsedClusterOptions): Promise<NsedCluster> {
@@ -208,7 +301,7 @@ export async function startNsedCluster(options: NsedClusterOptions): Promise<Nse
         let finished: JobEvent | undefined;
         try {
           for await (const event of c.jobs.watch(job.jobId, 1n, stop.signal)) {
-            events.push({ event, at: performance.now() });
+            events.push({ event, at: epochNow() });
             if (event.event.case === "finished") {
               finished = event;
               break;

@@ -44,6 +44,7 @@ class TimedScriptedBackend extends ScriptedBackend {
     const index = this.#index++;
     const t0 = performance.now();
     const result = await super.generate(req, options);
+    const t1 = performance.now();
     // ScriptedBackend keeps every request for test assertions; a long benchmark must not measure that.
     this.received.length = 0;
     if (this.#sink.length < MAX_RECORDS) {
@@ -51,7 +52,9 @@ class TimedScriptedBackend extends ScriptedBackend {
         workerId: this.#workerId,
         kind: requestKind(req),
         index,
-        backendMs: performance.now() - t0,
+        backendMs: t1 - t0,
+        startedAtMs: performance.timeOrigin + t0,
+        endedAtMs: performance.timeOrigin + t1,
         completionTokens: result.completionTokens,
       });
     }

@@ -36,6 +36,9 @@ export interface CallRecord {
   readonly index: number;
   /** Wall time inside the backend's generate(), slot wait included (one call per worker at a time: ~0). */
   readonly backendMs: number;
+  /** When the call entered and left the backend, in epoch ms on this machine's clock (sub-ms precision). */
+  readonly startedAtMs: number;
+  readonly endedAtMs: number;
   readonly completionTokens: number;
 }
 
