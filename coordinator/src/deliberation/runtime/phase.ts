@@ -23,6 +23,10 @@ export interface PhaseResult<T> {
 
 const FAILED = Symbol("failed");
 
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 export async function runPhase<T>(
   rt: JobRuntime,
   round: number,
@@ -32,23 +36,30 @@ export async function runPhase<T>(
   const failed: SeatInfo[] = [];
   const invalid: SeatInfo[] = [];
   let stop: JobStop | undefined;
-  const results = await Promise.all(
-    seats.map(async (seat) => {
-      try {
-        return await work(seat);
-      } catch (e) {
-        if (e instanceof JobStop) {
-          // Cancellation wins over a deadline; either ends the job once the phase has settled.
-          if (stop === undefined || e.stopReason === StopReason.CANCELLED) stop = e;
-          return FAILED;
-        }
-        const f = classifyFault(e);
-        rt.recordFault(round, seat, f.kind, f.message, f.workerFault);
-        (f.workerFault ? failed : invalid).push(seat);
+  const runSeat = async (seat: SeatInfo): Promise<T | typeof FAILED> => {
+    try {
+      return await work(seat);
+    } catch (e) {
+      if (e instanceof JobStop) {
+        // Cancellation wins over a deadline; either ends the job once the phase has settled.
+        if (stop === undefined || e.stopReason === StopReason.CANCELLED) stop = e;
         return FAILED;
       }
-    }),
-  );
+      const f = classifyFault(e);
+      rt.recordFault(round, seat, f.kind, f.message, f.workerFault);
+      (f.workerFault ? failed : invalid).push(seat);
+      return FAILED;
+    }
+  };
+  const tasks: Promise<T | typeof FAILED>[] = [];
+  for (const seat of seats) {
+    // A request leaves only when the current turn of the event loop ends (NATS flushes then). Yielding
+    // between seats sends each request as soon as its prompt is built, so the first workers are already
+    // generating while later prompts are still being built, instead of all waiting for the last one.
+    if (tasks.length > 0) await nextTurn();
+    tasks.push(runSeat(seat));
+  }
+  const results = await Promise.all(tasks);
   rt.checkCancelled();
   if (stop !== undefined) throw stop;
   rt.checkDeadline();
