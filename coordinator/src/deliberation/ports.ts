@@ -139,6 +139,13 @@ export interface SeatRequest {
  */
 export interface SeatProvider {
   seat(req: SeatRequest): Promise<SeatInfo[]>;
+  /**
+   * Names the pool the provider seats from (say, its live workers); it changes when a worker joins or
+   * leaves. A running job with empty seats asks for more only when this changed, so a worker that joins
+   * mid-job is put to work at the next round without a broker call every round. Without it a job keeps
+   * the seats it started with (plus re-seats after faults).
+   */
+  poolVersion?(): string;
 }
 
 /** Counts the tokens of a text for budgets (the state view's hard budget, prompt-size accounting). */

@@ -267,6 +267,14 @@ export function brokerSeatProvider(
   options: { familyCap?: number } = {},
 ): SeatProvider {
   return {
+    poolVersion() {
+      // The workers that could take a seat now: a join, a departure or a death changes it.
+      return [...inputs().registry.workers.values()]
+        .filter((w) => w.state === "ready" || w.state === "busy")
+        .map((w) => w.workerId as string)
+        .sort()
+        .join(",");
+    },
     async seat(req) {
       const now = inputs();
       const outcome = planFor(spec, req.roles, now, {

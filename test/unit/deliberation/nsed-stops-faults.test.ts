@@ -359,3 +359,46 @@ describe("a panel that writes nonsense", () => {
     expect(run.result.answer).toBe(`${"la ".repeat(8)}end`);
   });
 });
+
+describe("a worker that joins mid-job", () => {
+  it("takes a seat the job could not fill, from the next round on", async () => {
+    // The job asks for 4 agents; only 3 workers exist when it starts. w4 joins during round 1.
+    const world = new ScriptedWorld(["w1", "w2", "w3"].map((id, k) => chatAgent(id, `${81 + k}`, "none")));
+    const w1 = world.workers[0] as ScriptedWorker;
+    const original = w1.generate as NonNullable<ScriptedWorker["generate"]>;
+    w1.generate = (c) => {
+      if (c.kind === "evaluate" && world.workers.length === 3)
+        world.workers.push(chatAgent("w4", "84", "none"));
+      return original(c);
+    };
+    const run = await runScripted(world, Strategy.NSED, TASK, { agents: 4, minRounds: 3, maxRounds: 3 });
+    expect(run.problems).toEqual([]);
+    const seated = eventsOf(run.events, "seated");
+    expect(seated.map((s) => [s.round, s.seats.map((x) => x.workerId)])).toEqual([
+      [1, ["w1", "w2", "w3"]],
+      [2, ["w1", "w2", "w3", "w4"]],
+    ]);
+    const proposers = (round: number) =>
+      eventsOf(run.events, "proposal")
+        .filter((p) => p.round === round)
+        .map((p) => p.seatId)
+        .sort();
+    expect(proposers(1)).toEqual(["agent-1", "agent-2", "agent-3"]);
+    expect(proposers(2)).toEqual(["agent-1", "agent-2", "agent-3", "agent-4"]);
+    expect(proposers(3)).toHaveLength(4);
+    expect(
+      eventsOf(run.events, "log").some((l) => /agent-4 joins from round 2 on worker w4/.test(l.message)),
+    ).toBe(true);
+    // Joining is not a fault, and the broker was asked again only because the pool changed.
+    expect(eventsOf(run.events, "fault")).toEqual([]);
+    expect(world.seatRequests).toHaveLength(2);
+  });
+
+  it("does not ask the broker again while the pool is unchanged", async () => {
+    const world = new ScriptedWorld(["w1", "w2", "w3"].map((id, k) => chatAgent(id, `${81 + k}`, "none")));
+    const run = await runScripted(world, Strategy.NSED, TASK, { agents: 4, minRounds: 3, maxRounds: 3 });
+    expect(run.result.rounds).toBe(3);
+    expect(world.seatRequests).toHaveLength(1);
+    expect(eventsOf(run.events, "seated")).toHaveLength(1);
+  });
+});

@@ -15,7 +15,7 @@ import { fitsContext, planMaxTokens } from "../runtime/fit-prompt.js";
 import type { JobRuntime } from "../runtime/job-runtime.js";
 import { runPhase } from "../runtime/phase.js";
 import { generateProposal, maxTokensFor, type ProposalRecord } from "../runtime/propose.js";
-import { acquireSeats, emitSeated, reseat } from "../runtime/seating.js";
+import { acquireSeats, emitSeated, growSeats, reseat } from "../runtime/seating.js";
 import { buildStateView, pruneHistory, type RoundMemory } from "../state-view.js";
 import { decideStop, QUORUM } from "../stopping-rule.js";
 import type { StrategyOutcome } from "../strategies/outcome.js";
@@ -113,6 +113,7 @@ export async function runNsed(rt: JobRuntime): Promise<StrategyOutcome> {
   const p = rt.params;
   let seats = await acquireSeats(rt, [{ role: SeatRole.AGENT, count: p.agents, min: QUORUM }], 1);
   emitSeated(rt, 1, seats);
+  let seenPool = rt.seatProvider.poolVersion?.();
   let history: RoundMemory[] = [];
   const support = new Map<string, SupportHistory>();
   let previous: ProposalRecord | undefined;
@@ -198,12 +199,23 @@ export async function runNsed(rt: JobRuntime): Promise<StrategyOutcome> {
       });
     let decision = decide(alive.length);
     const failed = seats.filter((s) => !alive.includes(s));
+    let seatingChanged = false;
     if ((!decision.stop || decision.reason === StopReason.QUORUM_LOST) && failed.length > 0) {
       const fresh = await reseat(rt, round + 1, failed, alive);
       alive = [...alive, ...fresh];
-      if (fresh.length > 0) emitSeated(rt, round + 1, alive);
+      seatingChanged = fresh.length > 0;
       decision = decide(alive.length);
     }
+    // Seats the job asked for but never got (a small pool at the start, a re-seat that found nobody):
+    // a worker that joined since takes one from the next round on.
+    const pool = rt.seatProvider.poolVersion?.();
+    if (!decision.stop && alive.length < p.agents && pool !== undefined && pool !== seenPool) {
+      seenPool = pool;
+      const more = await growSeats(rt, round + 1, SeatRole.AGENT, p.agents - alive.length, alive);
+      alive = [...alive, ...more];
+      seatingChanged ||= more.length > 0;
+    }
+    if (seatingChanged) emitSeated(rt, round + 1, alive);
     if (decision.stop) {
       if (decision.reason === StopReason.CANCELLED) throw new JobCancelledError();
       if (decision.reason === StopReason.QUORUM_LOST)

@@ -127,6 +127,47 @@ export async function reseat(
   return fresh;
 }
 
+/**
+ * More seats of one role for a job running short of what it asked for (the pool was smaller when it
+ * started, or a re-seat found nobody): used when the pool changed, e.g. a worker joined. May return fewer
+ * than asked or none; never throws (except cancel).
+ */
+export async function growSeats(
+  rt: JobRuntime,
+  round: number,
+  role: SeatRole,
+  count: number,
+  stillSeated: readonly SeatInfo[],
+): Promise<SeatInfo[]> {
+  if (count <= 0) return [];
+  let offered: SeatInfo[] = [];
+  try {
+    offered = await ask(rt, {
+      strategy: rt.spec.strategy,
+      roles: [{ role, count, min: 0 }],
+      excludeWorkerIds: rt.book.faultedWorkerIds,
+      seatedWorkerIds: stillSeated.map((s) => s.seat.workerId),
+      round,
+    });
+  } catch (e) {
+    rt.checkCancelled();
+    if (e instanceof JobStop) throw e;
+    rt.log(`looking for more ${roleName(role)} seats for round ${round} failed: ${providerMessage(e)}`);
+    return [];
+  }
+  const usable = offered
+    .filter((s) => s.seat.role === role && !rt.book.isFaulted(s.seat.workerId))
+    .filter((s) => unusableReason(s, role) === undefined)
+    .slice(0, count);
+  return usable.map((s) => {
+    const seat = rt.book.assign(s, role);
+    rt.log(
+      `${seat.seat.seatId} joins from round ${round} on worker ${seat.seat.workerId} (the pool changed)`,
+    );
+    return seat;
+  });
+}
+
 /** Records the seats a round runs with. */
 export function emitSeated(rt: JobRuntime, round: number, seats: readonly SeatInfo[]): void {
   rt.emit({ case: "seated", value: create(SeatedSchema, { round, seats: seats.map((s) => s.seat) }) });

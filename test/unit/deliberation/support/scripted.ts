@@ -280,6 +280,14 @@ export class ScriptedWorld implements ModelPort, SeatProvider {
     });
   }
 
+  /** The live workers: changes when a test adds a worker (a join) or marks one dead. */
+  poolVersion(): string {
+    return this.workers
+      .map((w) => w.workerId)
+      .filter((id) => !this.dead.has(id))
+      .join(",");
+  }
+
   async seat(req: SeatRequest): Promise<SeatInfo[]> {
     this.seatRequests.push(req);
     const out: SeatInfo[] = [];
