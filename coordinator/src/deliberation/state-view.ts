@@ -118,6 +118,22 @@ const VERDICT_WORD: Partial<Record<ClaimVerdict, string>> = {
   [ClaimVerdict.UNCLEAR]: "unclear",
 };
 
+/**
+ * The ledger does not depend on the agent, and every agent's view of a round is built from the same
+ * history array: compute it once per history (the array is replaced, never mutated, each round).
+ */
+const ledgerCache = new WeakMap<readonly RoundMemory[], { key: string; ledger: LedgerClaim[] }>();
+
+function cachedClaimLedger(history: readonly RoundMemory[], gamma: number, dropBelow: number): LedgerClaim[] {
+  // The shape in the key too, so even a caller that pushed onto its array in place gets a fresh ledger.
+  const key = `${gamma}/${dropBelow}/${history.length}/${history.at(-1)?.round}`;
+  const hit = ledgerCache.get(history);
+  if (hit?.key === key) return hit.ledger;
+  const ledger = claimLedger(history, gamma, dropBelow);
+  ledgerCache.set(history, { key, ledger });
+  return ledger;
+}
+
 /** Ledger of claims from rounds still above the threshold: most recent first, one line per claim text. */
 export function claimLedger(
   history: readonly RoundMemory[],
@@ -179,7 +195,7 @@ function buildSections(input: StateViewInput, o: StateViewOptions): Section[] {
       },
     });
   }
-  const ledger = claimLedger(input.history, o.gamma, o.dropBelow);
+  const ledger = cachedClaimLedger(input.history, o.gamma, o.dropBelow);
   if (ledger.length > 0) {
     sections.push({
       name: "ledger",

@@ -52,7 +52,23 @@ export function fitsContext(rt: JobRuntime, seat: SeatInfo, prompt: PromptInput,
   return rt.countTokens(promptText(prompt)) <= rt.contexts.budget(seat, maxTokens);
 }
 
+/** The completion a call may have with an empty prompt (the most it can get), or undefined when none. */
+function largestCompletion<T>(rt: JobRuntime, c: FitPromptCall<T>): number | undefined {
+  try {
+    return rt.contexts.plan(c.seat, c.wanted, 0, c.what, c.floor);
+  } catch {
+    return undefined;
+  }
+}
+
 export function fitPrompt<T>(rt: JobRuntime, c: FitPromptCall<T>): FittedPrompt {
+  // The common case first: the whole prompt fits beside the largest completion the seat allows, so there
+  // is nothing to cut and the plan below would come to the same (one prompt built instead of three).
+  const full = c.build(c.items);
+  const largest = largestCompletion(rt, c);
+  if (largest !== undefined && fitsContext(rt, c.seat, full, largest)) {
+    return { prompt: full, maxTokens: largest, truncated: false };
+  }
   const shortest = c.build(cutAll(c.items, c.cut, CONTEXT_FIT.minTextChars));
   const maxTokens = planMaxTokens(rt, c.seat, c.wanted, shortest, c.what, c.floor);
   const items = fitItems({
