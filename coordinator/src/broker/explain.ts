@@ -55,14 +55,22 @@ export function exclusionReason(
   const eps = 1e-9 * Math.max(1, Math.abs(planEval.value));
   const roleCount = (r: number) => chosen.filter((s) => s.role === r).length;
 
+  // Adding it: only the first feasible attempt (or, if none is, the first one) is reported, so attempts
+  // are evaluated in order until one is feasible.
   const adds: Attempt[] = [];
+  let feasibleAdd: Attempt | undefined;
   for (const p of c.pairs) {
     const role = req.roles[p.role];
     if (!role || roleCount(p.role) >= role.max) continue;
-    adds.push({
+    const a = {
       what: `adding it as ${role.name}`,
       ev: evaluateSeats(set, [...chosen, { cand, role: p.role }]),
-    });
+    };
+    adds.push(a);
+    if (a.ev.violations.length === 0) {
+      feasibleAdd = a;
+      break;
+    }
   }
   // Swaps: for each role it may take, against the chosen seat of that role that adds the least value.
   const swaps: Attempt[] = [];
@@ -94,7 +102,6 @@ export function exclusionReason(
     notes.push(
       `family ${c.worker.family} already has ${req.diversityCap} seats (diversity cap ${req.diversityCap})`,
     );
-  const feasibleAdd = adds.find((a) => a.ev.violations.length === 0);
   if (feasibleAdd) {
     // Only possible when adding gains nothing (or the search was stopped early).
     const gain = feasibleAdd.ev.value - planEval.value;
@@ -118,7 +125,7 @@ export function exclusionReason(
       );
     else
       notes.push(
-        `${bestSwap.what} would tie; the tie-break prefers earlier candidates (value per cost, then id)`,
+        `${bestSwap.what} would tie; the tie-break prefers earlier candidates (value, then cost, then id)`,
       );
   } else if (swaps.length > 0) {
     const a = swaps[0] as Attempt;

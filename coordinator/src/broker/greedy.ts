@@ -1,8 +1,9 @@
 /**
  * A quick feasible plan to start the exact search from. Its value only prunes subtrees that cannot even
  * reach it (strictly below), so it never decides the answer or its tie-breaks — it only saves time: the
- * depth-first search alone starts from "stack every seat on the first worker" and takes long to climb.
- * It is also the fallback when the search is stopped by its node limit before finding anything better.
+ * depth-first search alone starts from "stack every seat on the first group" and takes long to climb.
+ * When budgets bind, local search over value groups improves it (group-local-search.ts). It is also the
+ * fallback when the search is stopped by its node limit before finding anything better.
  *
  * Greedy: first fill the class and agent minimums with the cheapest seats, then repeatedly add the seat
  * with the best marginal value per marginal cost (cost = the share of each finite budget it uses; value
@@ -64,9 +65,7 @@ export function greedyPlan(set: CandidateSet, newMatching: () => RoleMatching): 
     }
   }
   if (!best) return null;
-  // Without a budget the search's bound is tight and a plain greedy start is enough.
-  const value = budgeted ? improveLocally(set, best, newMatching) : bestValue;
-  return { value, counts: best };
+  return { value: bestValue, counts: best };
 }
 
 function greedyRun(set: CandidateSet, matching: RoleMatching, perCost: boolean): number[][] | null {
@@ -244,81 +243,4 @@ function evalCounts(
       req.repeatDecay,
     );
   return { feasible: true, value, seconds: S };
-}
-
-function labelsFit(
-  set: CandidateSet,
-  counts: readonly (readonly number[])[],
-  matching: RoleMatching,
-): boolean {
-  for (let w = 0; w < set.candidates.length; w++) {
-    const c = set.candidates[w];
-    const row = counts[w];
-    if (!c || !row) continue;
-    for (let ci = 0; ci < c.classes.length; ci++)
-      for (let j = 0; j < (row[ci] as number); j++)
-        if (!matching.place(w, (c.classes[ci] as { cls: number }).cls)) return false;
-  }
-  return matching.fixMinimums();
-}
-
-/** How many seat positions the local search tries to add to (the most valuable ones). */
-const LOCAL_TARGETS = 16;
-
-/**
- * First-improvement local search from a greedy plan: add a seat, or move one seat to another worker or
- * class, while the value rises. Bounded (the most valuable targets, a few passes) so it stays cheap next
- * to the exact search it only helps.
- */
-function improveLocally(set: CandidateSet, counts: number[][], newMatching: () => RoleMatching): number {
-  const { candidates } = set;
-  const active = new Set<number>();
-  counts.forEach((row, w) => {
-    if (row.some((x) => x > 0)) active.add(w);
-  });
-  let current = evalCounts(set, counts, active);
-  if (!current.feasible) return Number.NEGATIVE_INFINITY;
-  let rows: number[] = [...active];
-  const accept = (w2: number): boolean => {
-    const e = evalCounts(set, counts, active.has(w2) ? rows : [...rows, w2]);
-    if (!e.feasible || e.value <= current.value + 1e-12 || !labelsFit(set, counts, newMatching()))
-      return false;
-    current = e;
-    active.clear();
-    counts.forEach((row, w) => {
-      if (row.some((x) => x > 0)) active.add(w);
-    });
-    rows = [...active];
-    return true;
-  };
-  const all: [number, number, number][] = [];
-  candidates.forEach((c, w) => {
-    c.classes.forEach((cl, ci) => {
-      all.push([w, ci, cl.value]);
-    });
-  });
-  const targets = all.sort((a, b) => b[2] - a[2]).slice(0, LOCAL_TARGETS);
-  for (let pass = 0; pass < 4; pass++) {
-    let moved = false;
-    for (const [w2, ci2] of targets) {
-      const row2 = counts[w2] as number[];
-      row2[ci2] = (row2[ci2] as number) + 1;
-      let ok = accept(w2);
-      for (const w of ok ? [] : rows) {
-        const c = candidates[w];
-        const row = counts[w] as number[];
-        for (let ci = 0; !ok && c && ci < c.classes.length; ci++) {
-          if ((row[ci] as number) === 0 || (w === w2 && ci === ci2)) continue;
-          row[ci] = (row[ci] as number) - 1;
-          ok = accept(w2);
-          if (!ok) row[ci] = (row[ci] as number) + 1;
-        }
-        if (ok) break;
-      }
-      if (!ok) row2[ci2] = (row2[ci2] as number) - 1;
-      moved ||= ok;
-    }
-    if (!moved) break;
-  }
-  return current.value;
 }

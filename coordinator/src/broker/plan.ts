@@ -7,19 +7,14 @@ import { buildCandidates } from "./candidates.js";
 import { evaluateSeats } from "./evaluate.js";
 import { diagnoseInfeasible, exclusionReason, seatReason } from "./explain.js";
 import { resolveRequest } from "./request.js";
-import { budgetsMayBind, solveExact } from "./solve.js";
-import { buildSuffixData } from "./suffix-data.js";
+import { solveExact } from "./solve.js";
 import type { BrokerWorker, Plan, PlanExclusion, PlanRequest, PlanSeat } from "./types.js";
 
 /** Throws BrokerRequestError (with every problem) when the request or the workers' numbers are invalid. */
 export function plan(workers: readonly BrokerWorker[], request: PlanRequest): Plan {
   const req = resolveRequest(workers, request);
-  // Value order unless a budget can bind; both orders give the same optimum (see candidates.ts for ties).
-  const byValue = buildCandidates(workers, req, "value");
-  const byValueData = buildSuffixData(byValue);
-  const bind = budgetsMayBind(byValue, byValueData);
-  const set = bind ? buildCandidates(workers, req, "density") : byValue;
-  const result = bind ? solveExact(set) : solveExact(set, byValueData);
+  const set = buildCandidates(workers, req);
+  const result = solveExact(set);
   const search = { nodes: result.nodes, exact: result.exact, upperBound: result.upperBound };
 
   if (result.seats === null) {

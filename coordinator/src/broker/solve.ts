@@ -1,22 +1,29 @@
 /**
- * Exact branch-and-bound over the candidate table.
+ * Exact branch-and-bound over the value groups of the candidate table (groups.ts).
  *
  * Objective, lexicographic: (1) higher total value, (2) lower total compute seconds, (3) among exact ties,
- * the plan with the lexicographically greatest seat-count vector (workers in canonical order, then role
- * classes): it seats as much as possible on workers earlier in the canonical order (candidates.ts), and
- * identical workers are filled in worker-id order. Values and seconds compare with a relative tolerance
- * of 1e-9.
+ * the first plan in search order: groups in canonical order, each group's seat counts per class from high
+ * to low, then its cheapest spreading over its members (group-fronts.ts: most seats on the earliest
+ * members among equally cheap ones, so identical workers fill in worker-id order). Values and seconds
+ * compare with a relative tolerance of 1e-9.
  *
- * Search: depth-first over workers in canonical order; for each worker, over its role classes, trying seat
- * counts from high to low. Later plans are therefore visited in decreasing lexicographic order, which makes
- * tie-break (3) hold without comparing vectors: a plan replaces the incumbent only when strictly better on
- * (1) or (2). A subtree is cut when its value bound cannot beat the incumbent (or can only tie it without
- * being cheaper), when the open minimums can no longer be met, or when it breaks a budget or the latency
- * budget. Seats are labelled with roles by an incremental bipartite matching (roles-matching.ts), so a
- * branch that cannot be labelled within the roles' maxima is cut at once and minimums are checked at the
- * leaves. A greedy plan's value (greedy.ts) cuts, from the start, the subtrees that cannot reach it.
- * Identical workers (same model, family, slots, speeds, values and eligible roles) take
- * non-increasing seat vectors, which removes their permutations from the search.
+ * Search: depth-first over value groups in canonical order; for each group, over its role classes, trying
+ * seat counts from high to low; then over the Pareto front (seconds, joules) of the ways to spread those
+ * seats over the group's members. Value, roles, families and agent counts depend only on the counts per
+ * group (that is what makes members equivalent), so a model's seats are decided once instead of once per
+ * way of placing them on its workers. A plan replaces the incumbent only when strictly better on (1) or (2),
+ * which makes tie-break (3) hold. A subtree is cut when its value bound cannot beat the incumbent (or can
+ * only tie it without being cheaper), when the open minimums can no longer be met, or when it breaks a
+ * budget; the cheapest spreading of a group's counts so far is a lower bound on its cost (costs only grow
+ * with seats), which cuts early. Seats are labelled with roles by an incremental bipartite matching
+ * (roles-matching.ts), so a branch that cannot be labelled within the roles' maxima is cut at once and
+ * minimums are checked at the leaves. A greedy plan's value (greedy.ts), improved by local search when
+ * budgets bind (group-local-search.ts), cuts from the start the subtrees that cannot reach it.
+ *
+ * Why groups and not workers: realistic pools hold several workers of one model on different GPUs. They
+ * are worth the same and differ only in cost, so a worker-by-worker search met every plan value again once
+ * per way of spreading a model's seats over its workers, and could not tell those apart by value — it had
+ * to enumerate them to find the cheapest. Here that choice is a small exact DP per group instead.
  */
 import {
   type BoundState,
@@ -26,8 +33,10 @@ import {
   suffixValueBound,
 } from "./bound.js";
 import type { CandidateSet } from "./candidates.js";
-import type { SeatChoice } from "./evaluate.js";
+import { evaluateSeats, type SeatChoice } from "./evaluate.js";
 import { greedyPlan } from "./greedy.js";
+import { type FrontPoint, GroupFronts, SpreadBudgetExceeded, spread } from "./group-fronts.js";
+import { improveGroups } from "./group-local-search.js";
 import { RoleMatching } from "./roles-matching.js";
 import { buildSuffixData, type SuffixData } from "./suffix-data.js";
 import { fits } from "./value.js";
@@ -36,7 +45,7 @@ export interface SolveResult {
   /** Null when no assignment meets every constraint. */
   seats: SeatChoice[] | null;
   value: number;
-  /** Compute seconds of the plan (NaN for the greedy fallback; plan.ts re-evaluates the seats anyway). */
+  /** Compute seconds of the plan (NaN for the start-plan fallback; plan.ts re-evaluates the seats anyway). */
   computeSeconds: number;
   nodes: number;
   exact: boolean;
@@ -86,15 +95,21 @@ function emptyState(set: CandidateSet): BoundState {
   };
 }
 
-/** Whether the budgets can bind at all (then the search goes in value-per-cost order). */
-export function budgetsMayBind(set: CandidateSet, data: SuffixData = buildSuffixData(set)): boolean {
-  return budgetsBind(boundContext(set, data), emptyState(set));
+/** Runs `f`; undefined when a spreading table stopped it at the node limit (the search state is then dropped). */
+function untilBudget<T>(f: () => T): T | undefined {
+  try {
+    return f();
+  } catch (err) {
+    if (err instanceof SpreadBudgetExceeded) return undefined;
+    throw err;
+  }
 }
 
 /** `data` may be passed when already built for this exact candidate set. */
 export function solveExact(set: CandidateSet, data: SuffixData = buildSuffixData(set)): SolveResult {
-  const { candidates, req } = set;
+  const { candidates, groups, req } = set;
   const n = candidates.length;
+  const G = groups.length;
   const R = req.roles.length;
   const rho = req.repeatDecay;
   const ctx = boundContext(set, data);
@@ -106,18 +121,66 @@ export function solveExact(set: CandidateSet, data: SuffixData = buildSuffixData
     for (const cl of c.classes) byClass[cl.cls] = [...cl.roles];
     return byClass;
   });
+  // The search labels a group's seats as seats of "worker" n + group index: a group's members share the
+  // roles of every class they have (groups.ts), and the group offers the union of their classes.
+  const groupRoles = groups.map((g) => {
+    const byClass: (readonly number[])[] = req.classes.map(() => []);
+    for (const gc of g.classes) byClass[gc.cls] = gc.roles;
+    return byClass;
+  });
   const problem = {
     roleMin,
     roleMax,
-    eligible: (w: number, k: number): readonly number[] => eligibleRoles[w]?.[k] ?? [],
+    eligible: (w: number, k: number): readonly number[] =>
+      (w < n ? eligibleRoles[w]?.[k] : groupRoles[w - n]?.[k]) ?? [],
   };
   const matching = new RoleMatching(problem, R);
 
   // Flat count vector: offset of each candidate's classes.
   const offset = new Int32Array(n + 1);
   for (let i = 0; i < n; i++) offset[i + 1] = (offset[i] as number) + (candidates[i]?.classes.length ?? 0);
-  const counts = new Int32Array(offset[n] as number);
-  let bestCounts: Int32Array | null = null;
+
+  let nodes = 0;
+  let aborted = false;
+  /** Counts one node of work; false (and the search stops) past the node limit. */
+  const spend = (): boolean => {
+    if (aborted) return false;
+    if (++nodes > req.maxNodes) {
+      aborted = true;
+      return false;
+    }
+    return true;
+  };
+  const useJ = Number.isFinite(req.energyBudgetJoules);
+  // Spreading tables count against the node limit too (see GroupFrontsOptions.spend).
+  const fronts = groups.map(
+    (g) =>
+      new GroupFronts(g, candidates.slice(g.first, g.end), {
+        latencyBudgetSeconds: req.latencyBudgetSeconds,
+        useJoules: useJ,
+        spend,
+      }),
+  );
+  /** Seat counts per candidate class of a choice of spreading per group. */
+  const countsOf = (points: readonly (FrontPoint | null)[]): Int32Array => {
+    const out = new Int32Array(offset[n] as number);
+    for (const g of groups) {
+      const p = points[g.index];
+      if (!p) continue;
+      spread(p, g.end - g.first, g.classes.length).forEach((row, m) => {
+        const c = candidates[g.first + m];
+        c?.classes.forEach((cl, ci) => {
+          const k = g.classes.findIndex((gc) => gc.cls === cl.cls);
+          out[(offset[c.index] as number) + ci] = k < 0 ? 0 : (row[k] as number);
+        });
+      });
+    }
+    return out;
+  };
+  /** Seats per group class of the group being decided (rows reused; zero outside the current path). */
+  const vec = groups.map((g) => new Int32Array(g.classes.length));
+  const chosen: (FrontPoint | null)[] = new Array(G).fill(null);
+  let best: (FrontPoint | null)[] | null = null;
 
   const st = emptyState(set);
   const modelValue = new Float64Array(set.models.length);
@@ -125,14 +188,34 @@ export function solveExact(set: CandidateSet, data: SuffixData = buildSuffixData
   let nonAgentValue = 0;
   let openSeats = req.classes.reduce((s, k) => s + k.maxTotal, 0);
 
-  // A feasible value from the greedy: only subtrees that cannot reach it are cut with it (see greedy.ts).
-  const greedy = greedyPlan(set, () => new RoleMatching(problem, R));
-  const floorV = greedy?.value ?? Number.NEGATIVE_INFINITY;
+  // A feasible value to start from: only subtrees that cannot reach it are cut with it (see greedy.ts and
+  // group-local-search.ts). Local search pays only when budgets bind; otherwise the bound is tight anyway.
+  const newMatching = () => new RoleMatching(problem, R);
+  const greedy = greedyPlan(set, newMatching);
+  let start: { value: number; counts: Int32Array } | null = null;
+  if (greedy) {
+    const counts = new Int32Array(offset[n] as number);
+    greedy.counts.forEach((row, i) => {
+      row.forEach((x, ci) => {
+        counts[(offset[i] as number) + ci] = x;
+      });
+    });
+    start = { value: greedy.value, counts };
+  }
+  if (greedy && budgetsBind(ctx, emptyState(set))) {
+    const improved = untilBudget(() => improveGroups(set, fronts, greedy.counts, newMatching));
+    if (improved && improved.value > greedy.value) {
+      // Checked from scratch before it may cut anything: a start value above the optimum would be wrong.
+      const counts = countsOf(improved.points);
+      const seats = labelSeats(set, counts, offset, newMatching());
+      const ev = seats ? evaluateSeats(set, seats) : undefined;
+      if (ev && ev.violations.length === 0 && ev.value > greedy.value) start = { value: ev.value, counts };
+    }
+  }
+  const floorV = start?.value ?? Number.NEGATIVE_INFINITY;
   const floorEps = REL * Math.max(1, Math.abs(floorV));
   let bestV = Number.NEGATIVE_INFINITY;
   let bestS = Number.POSITIVE_INFINITY;
-  let nodes = 0;
-  let aborted = false;
   let rootBound = Number.POSITIVE_INFINITY;
 
   const value = () => agentValue + nonAgentValue;
@@ -140,16 +223,17 @@ export function solveExact(set: CandidateSet, data: SuffixData = buildSuffixData
   const cutLevel = (): number =>
     Math.max(
       floorV - floorEps,
-      bestCounts === null ? Number.NEGATIVE_INFINITY : bestV - REL * Math.max(1, Math.abs(bestV)),
+      best === null ? Number.NEGATIVE_INFINITY : bestV - REL * Math.max(1, Math.abs(bestV)),
     );
   const canImprove = (ub: number, costLB: number): boolean => {
     if (ub < floorV - floorEps) return false;
-    if (bestCounts === null) return true;
+    if (best === null) return true;
     const ev = REL * Math.max(1, Math.abs(bestV));
     if (ub < bestV - ev) return false;
     if (ub <= bestV + ev && costLB >= bestS - REL * Math.max(1, bestS)) return false;
     return true;
   };
+  const tick = spend;
 
   const leaf = (): void => {
     for (const cl of req.classes) if ((st.classCount[cl.index] as number) < cl.minTotal) return;
@@ -157,167 +241,153 @@ export function solveExact(set: CandidateSet, data: SuffixData = buildSuffixData
     const v = value();
     const ev = REL * Math.max(1, Math.abs(bestV));
     const better =
-      bestCounts === null ||
-      v > bestV + ev ||
-      (v >= bestV - ev && st.usedS < bestS - REL * Math.max(1, bestS));
+      best === null || v > bestV + ev || (v >= bestV - ev && st.usedS < bestS - REL * Math.max(1, bestS));
     if (!better) return;
     if (req.roles.some((r) => r.min > 0) && !matching.clone().fixMinimums()) return;
     bestV = v;
     bestS = st.usedS;
-    bestCounts = counts.slice();
+    best = chosen.slice();
   };
 
-  let wMax = 0;
-  let wSum = 0;
-  let wSeats = 0;
+  /** Seats decided so far in the current group. */
+  let gSeats = 0;
 
-  const visitWorker = (wi: number): void => {
-    if (aborted) return;
-    if (++nodes > req.maxNodes) {
-      aborted = true;
-      return;
-    }
-    if (wi === n || openSeats === 0) {
+  const visitGroup = (gi: number): void => {
+    if (!tick()) return;
+    if (gi === G || openSeats === 0) {
       leaf();
       return;
     }
-    if (!suffixCanMeetMinimums(ctx, wi, st)) return;
+    const g = groups[gi];
+    if (!g) return;
+    if (!suffixCanMeetMinimums(ctx, g.first, st)) return;
     const ub =
-      value() + suffixValueBound(ctx, wi, st, wi === 0 ? Number.NEGATIVE_INFINITY : cutLevel() - value());
-    if (wi === 0) rootBound = ub;
+      value() +
+      suffixValueBound(ctx, g.first, st, gi === 0 ? Number.NEGATIVE_INFINITY : cutLevel() - value());
+    if (gi === 0) rootBound = ub;
     if (!canImprove(ub, st.usedS)) return;
-    const rest = wi + 1 < n ? suffixValueBound(ctx, wi + 1, st) : 0;
-    wMax = 0;
-    wSum = 0;
-    wSeats = 0;
-    visitClass(wi, 0, rest, true);
+    gSeats = 0;
+    visitClass(gi, 0);
   };
 
-  const visitClass = (wi: number, ci: number, restBound: number, tied: boolean): void => {
-    const c = candidates[wi];
-    if (!c) return;
-    if (ci === c.classes.length) {
-      const saved = [wMax, wSum, wSeats] as const;
-      visitWorker(wi + 1);
-      [wMax, wSum, wSeats] = saved;
+  /** After the counts: each point of the group's front (seconds ascending) that fits the budgets. */
+  const visitSpread = (gi: number): void => {
+    const row = vec[gi] as Int32Array;
+    if (gSeats === 0) {
+      visitGroup(gi + 1);
+      gSeats = 0;
       return;
     }
-    if (aborted) return;
-    if (++nodes > req.maxNodes) {
-      aborted = true;
+    const front = (fronts[gi] as GroupFronts).front(row);
+    for (const p of front) {
+      if (!tick()) return;
+      const usedS = st.usedS + p.seconds;
+      const usedJ = st.usedJ + p.joules;
+      if (!fits(usedS, req.computeBudgetSeconds) || !fits(usedJ, req.energyBudgetJoules)) continue;
+      const saved = [st.usedS, st.usedJ, gSeats] as const;
+      st.usedS = usedS;
+      st.usedJ = usedJ;
+      chosen[gi] = p;
+      visitGroup(gi + 1);
+      chosen[gi] = null;
+      [st.usedS, st.usedJ, gSeats] = saved;
+    }
+  };
+
+  const visitClass = (gi: number, ci: number): void => {
+    const g = groups[gi];
+    if (!g) return;
+    if (ci === g.classes.length) {
+      visitSpread(gi);
       return;
     }
-    const cl = c.classes[ci];
-    const cls = cl ? req.classes[cl.cls] : undefined;
-    if (!cl || !cls) return;
-    const slotsLeft = c.slots - wSeats;
-    const famLeft = req.diversityCap - (st.famCount[c.familyIdx] as number);
-    const twinCount =
-      tied && c.twinOf >= 0
-        ? (counts[(offset[c.twinOf] as number) + ci] as number)
-        : Number.POSITIVE_INFINITY;
+    if (!tick()) return;
+    const gc = g.classes[ci];
+    const cls = gc ? req.classes[gc.cls] : undefined;
+    if (!gc || !cls) return;
+    const row = vec[gi] as Int32Array;
+    const famLeft = req.diversityCap - (st.famCount[g.familyIdx] as number);
     const maxX = Math.max(
       0,
-      Math.min(slotsLeft, cls.maxTotal - (st.classCount[cl.cls] as number), famLeft, twinCount),
+      Math.min(
+        g.classCap[ci] as number,
+        cls.maxTotal - (st.classCount[gc.cls] as number),
+        famLeft,
+        g.seatCap - gSeats,
+      ),
     );
-
-    // Bound for the rest of this worker: its open seats at this class's value (classes are sorted by value).
-    if (bestCounts !== null) {
-      let open = 0;
-      for (let q = ci; q < c.classes.length; q++) {
-        const k = req.classes[(c.classes[q] as { cls: number }).cls];
-        if (k) open += k.maxTotal - (st.classCount[k.index] as number);
-      }
-      const here = Math.max(0, Math.min(slotsLeft, open, famLeft)) * cl.value;
-      if (!canImprove(value() + restBound + here, st.usedS)) return;
-    }
 
     // Label as many seats as the roles' maxima allow; counts are then tried from high to low.
     let placed = 0;
-    while (placed < maxX && matching.place(wi, cl.cls)) placed++;
+    while (placed < maxX && matching.place(n + gi, gc.cls)) placed++;
 
-    const sigma = c.sigma;
-    const tBefore = wSeats === 0 ? 0 : wMax + sigma * (wSum - wMax);
-    const seats = st.modelSeats[c.modelIdx] as number[];
+    const seats = st.modelSeats[g.modelIdx] as number[];
     for (let x = placed; x >= 1; x--) {
       if (!aborted) {
-        const newMax = Math.max(wMax, cl.seconds);
-        const newSum = wSum + x * cl.seconds;
-        const t = newMax + sigma * (newSum - newMax);
-        const dS = t - tBefore;
-        const usedS = st.usedS + dS;
-        const usedJ = st.usedJ + dS * c.watts;
+        row[ci] = x;
+        // The cheapest spreading of the counts so far: none means no member mix holds them (smaller
+        // counts may still fit); its cost is a lower bound for any completion (costs grow with seats).
+        const front = (fronts[gi] as GroupFronts).front(row);
+        const floor = front[0];
+        let minJ = Number.POSITIVE_INFINITY;
+        for (const p of front) minJ = Math.min(minJ, p.joules);
         if (
-          fits(t, req.latencyBudgetSeconds) &&
-          fits(usedS, req.computeBudgetSeconds) &&
-          fits(usedJ, req.energyBudgetJoules)
+          floor &&
+          fits(st.usedS + floor.seconds, req.computeBudgetSeconds) &&
+          fits(st.usedJ + minJ, req.energyBudgetJoules)
         ) {
-          const prev = { wMax, wSum, wSeats, usedS: st.usedS, usedJ: st.usedJ, agentValue, nonAgentValue };
-          const oldModel = modelValue[c.modelIdx] as number;
+          const prev = { agentValue, nonAgentValue, gSeats };
+          const oldModel = modelValue[g.modelIdx] as number;
           let at = 0;
-          if (cl.agent) {
-            while (at < seats.length && (seats[at] as number) >= cl.value) at++;
-            for (let j = 0; j < x; j++) seats.splice(at, 0, cl.value);
+          if (gc.agent) {
+            while (at < seats.length && (seats[at] as number) >= gc.value) at++;
+            for (let j = 0; j < x; j++) seats.splice(at, 0, gc.value);
             const nv = decayedSorted(seats, rho);
             agentValue += nv - oldModel;
-            modelValue[c.modelIdx] = nv;
+            modelValue[g.modelIdx] = nv;
             st.agentCount += x;
           } else {
-            nonAgentValue += x * cl.value;
+            nonAgentValue += x * gc.value;
           }
-          wMax = newMax;
-          wSum = newSum;
-          wSeats += x;
-          st.usedS = usedS;
-          st.usedJ = usedJ;
-          st.classCount[cl.cls] = (st.classCount[cl.cls] as number) + x;
-          for (const r of cl.roles) st.eligibleCount[r] = (st.eligibleCount[r] as number) + x;
-          st.famCount[c.familyIdx] = (st.famCount[c.familyIdx] as number) + x;
+          gSeats += x;
+          st.classCount[gc.cls] = (st.classCount[gc.cls] as number) + x;
+          for (const r of gc.roles) st.eligibleCount[r] = (st.eligibleCount[r] as number) + x;
+          st.famCount[g.familyIdx] = (st.famCount[g.familyIdx] as number) + x;
           openSeats -= x;
-          counts[(offset[wi] as number) + ci] = x;
 
-          visitClass(wi, ci + 1, restBound, tied && x === twinCount);
+          visitClass(gi, ci + 1);
 
-          counts[(offset[wi] as number) + ci] = 0;
           openSeats += x;
-          st.famCount[c.familyIdx] = (st.famCount[c.familyIdx] as number) - x;
-          for (const r of cl.roles) st.eligibleCount[r] = (st.eligibleCount[r] as number) - x;
-          st.classCount[cl.cls] = (st.classCount[cl.cls] as number) - x;
-          if (cl.agent) {
+          st.famCount[g.familyIdx] = (st.famCount[g.familyIdx] as number) - x;
+          for (const r of gc.roles) st.eligibleCount[r] = (st.eligibleCount[r] as number) - x;
+          st.classCount[gc.cls] = (st.classCount[gc.cls] as number) - x;
+          if (gc.agent) {
             seats.splice(at, x);
-            modelValue[c.modelIdx] = oldModel;
+            modelValue[g.modelIdx] = oldModel;
             st.agentCount -= x;
           }
           // Restored, not subtracted back, so no rounding drift builds up over many nodes.
           agentValue = prev.agentValue;
           nonAgentValue = prev.nonAgentValue;
-          st.usedS = prev.usedS;
-          st.usedJ = prev.usedJ;
-          wMax = prev.wMax;
-          wSum = prev.wSum;
-          wSeats = prev.wSeats;
+          gSeats = prev.gSeats;
         }
       }
       matching.pop();
     }
-    if (!aborted) visitClass(wi, ci + 1, restBound, tied && twinCount === 0);
+    row[ci] = 0;
+    if (!aborted) visitClass(gi, ci + 1);
   };
 
-  visitWorker(0);
+  untilBudget(() => visitGroup(0));
 
-  // Stopped early with nothing better than the greedy plan: fall back to it (still feasible, not proven).
-  if (aborted && greedy && (bestCounts === null || (bestV as number) < greedy.value)) {
-    const fallback = new Int32Array(counts.length);
-    greedy.counts.forEach((row, i) => {
-      row.forEach((x, ci) => {
-        fallback[(offset[i] as number) + ci] = x;
-      });
-    });
-    bestCounts = fallback;
-    bestV = greedy.value;
+  const chosenBest = best as (FrontPoint | null)[] | null;
+  let finalCounts: Int32Array | null = chosenBest === null ? null : countsOf(chosenBest);
+  // Stopped early with nothing better than the start plan: fall back to it (still feasible, not proven).
+  if (aborted && start && (finalCounts === null || (bestV as number) < start.value)) {
+    finalCounts = start.counts;
+    bestV = start.value;
     bestS = Number.NaN;
   }
-  const finalCounts = bestCounts as Int32Array | null;
   if (finalCounts === null)
     return {
       seats: null,

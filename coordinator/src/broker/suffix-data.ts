@@ -1,9 +1,11 @@
 /**
  * Static data per suffix of the candidate order, precomputed once per solve: what workers wi..n−1 can still
- * offer (capacities per role / class, the cheapest ways to add seats, per-model value and cost curves).
- * The branch-and-bound decides workers in order, so "what is still open" is always such a suffix.
+ * offer (capacities per role / class, the cheapest ways to add seats, per-model value and cost curves,
+ * non-agent seat options). The branch-and-bound decides value groups — contiguous runs of workers — in
+ * order, so "what is still open" is always such a suffix.
  */
 import type { CandidateSet } from "./candidates.js";
+import { NO_OPTIONS, type SeatOptions, withOption } from "./seat-options.js";
 
 /**
  * What the suffix's workers of one model in one family can add (a model spread over two family labels
@@ -17,8 +19,8 @@ export interface ModelUnits {
   /** G(n) = Σ_{j<n} raw[j]·ρ^j for n = 0..len: the most n seats can add when the model has no seat yet. */
   gain: Float64Array;
   /**
-   * P(n), n = 0..len: a lower bound on the seconds (joules) of any n seats of the model: the cheapest first
-   * seat on one of its workers plus the n − 1 cheapest other units (any n seats include one first seat).
+   * P(n), n = 0..len: a lower bound on the seconds (joules) of any n agent seats of the model on these
+   * workers (seatCostFloor: the least cost of n seats, each worker at its fastest agent class).
    */
   costS: Float64Array;
   costJ: Float64Array;
@@ -38,19 +40,17 @@ export interface SuffixData {
   cheapS: Float64Array[];
   cheapJ: Float64Array[];
   models: ModelUnits[][];
-  /** [wi * classes + k]: best value of non-agent class k in the suffix (0 if none). */
-  nonAgentMax: Float64Array;
   /**
-   * Non-agent seats' cost floor, from the identity Σ_w T_w = σ·Σ(all seats' s) + (1 − σ)·Σ_w max_w:
-   * [wi * classes + k]: least σ·s of a class-k seat (every seat pays it), and least (1 − σ)·(s − A)⁺ where
-   * A is the worker's longest agent seat (what the worker's max term grows by beyond what the agent curves
-   * already charge). Only the largest excess among the non-agent seats of a plan is certain (two non-agent
-   * seats may share one worker), so the bound charges one excess.
+   * Non-agent seats' costs, from the identity Σ_w T_w = Σ_w [σ·Σ(its seats' s) + (1 − σ)·max_w]: every seat
+   * pays its share σ·s, and a worker's max term grows beyond what the agent curves already charge by at
+   * least (1 − σ)·(s − A)⁺, A = the worker's longest agent seat (its excess). Two non-agent seats may share
+   * a worker, so only the largest excess of a plan is certain: the bound charges one seat share + excess
+   * ("full") and the others their share. [(wi * classes + k) * families + f]: the options (seat-options.ts)
+   * of the suffix's workers of family f that can take non-agent class k — each worker's value with its own
+   * costs, per family because a non-agent seat also takes one of its family's seats under the diversity cap.
    */
-  nonAgentShareS: Float64Array;
-  nonAgentShareJ: Float64Array;
-  nonAgentExcessS: Float64Array;
-  nonAgentExcessJ: Float64Array;
+  nonAgent: SeatOptions[];
+  families: number;
   maxAgentSeats: number;
 }
 
@@ -74,21 +74,40 @@ function insertSorted(arr: number[], x: number, limit: number): void {
   arr[i] = x;
 }
 
-/** P(n) for n = 0..len from the first-seat costs of a model's workers and their extra-seat costs. */
-export function seatCostFloor(
-  firsts: readonly number[],
-  extras: readonly number[],
-  len: number,
-): Float64Array {
-  const out = new Float64Array(len + 1);
-  if (len === 0 || firsts.length === 0) return out;
-  let minAt = 0;
-  firsts.forEach((f, i) => {
-    if (f < (firsts[minAt] as number)) minAt = i;
-  });
-  const rest = [...firsts.filter((_, i) => i !== minAt), ...extras].sort((a, b) => a - b);
-  out[1] = firsts[minAt] as number;
-  for (let j = 2; j <= len; j++) out[j] = (out[j - 1] as number) + (rest[j - 2] ?? Number.POSITIVE_INFINITY);
+/** One worker's agent seats for the cost curves: the first costs `first`, each further one `extra`. */
+export interface SeatUnit {
+  first: number;
+  extra: number;
+  /** Most agent seats the worker can hold (slots, latency). */
+  cap: number;
+}
+
+/**
+ * P(n) for n = 0..len: the least cost of any n seats on these workers (k seats on one worker cost
+ * first + (k − 1)·extra), by a small knapsack DP over the workers; Infinity when n seats do not fit.
+ * Exact, where a "cheapest first seat plus the n − 1 cheapest other units" floor would let a cheap extra
+ * seat ride on a worker whose first seat is never paid.
+ */
+export function seatCostFloor(units: readonly SeatUnit[], len: number): Float64Array {
+  const out = new Float64Array(len + 1).fill(Number.POSITIVE_INFINITY);
+  out[0] = 0;
+  let reach = 0;
+  for (const u of units) {
+    const k = Math.min(u.cap, len);
+    if (k <= 0) continue;
+    reach = Math.min(len, reach + k);
+    // Downwards, so each worker is used once (out[j − x] still holds the value before this worker).
+    for (let j = reach; j >= 1; j--) {
+      let bestJ = out[j] as number;
+      for (let x = 1; x <= Math.min(k, j); x++) {
+        const prev = out[j - x] as number;
+        if (prev === Number.POSITIVE_INFINITY) continue;
+        const c = prev + u.first + (x - 1) * u.extra;
+        if (c < bestJ) bestJ = c;
+      }
+      out[j] = bestJ;
+    }
+  }
   return out;
 }
 
@@ -100,10 +119,8 @@ function modelUnits(
 ): ModelUnits | undefined {
   const { candidates, req } = set;
   const vals: number[] = [];
-  const firstS: number[] = [];
-  const firstJ: number[] = [];
-  const extraS: number[] = [];
-  const extraJ: number[] = [];
+  const unitsS: SeatUnit[] = [];
+  const unitsJ: SeatUnit[] = [];
   const first = candidates[group[0] ?? -1];
   if (!first) return undefined;
   const model = first.modelIdx;
@@ -121,13 +138,9 @@ function modelUnits(
       k = Math.max(k, Math.min(c.slots, cl.latencyCap));
     }
     if (k === 0) continue;
-    firstS.push(s);
-    firstJ.push(s * c.watts);
+    unitsS.push({ first: s, extra: c.sigma * s, cap: k });
+    unitsJ.push({ first: s * c.watts, extra: c.sigma * s * c.watts, cap: k });
     for (let j = 0; j < k; j++) vals.push(v);
-    for (let j = 1; j < k; j++) {
-      extraS.push(c.sigma * s);
-      extraJ.push(c.sigma * s * c.watts);
-    }
   }
   if (vals.length === 0) return undefined;
   vals.sort((a, b) => b - a);
@@ -144,8 +157,8 @@ function modelUnits(
     family,
     raw,
     gain,
-    costS: seatCostFloor(firstS, extraS, len),
-    costJ: seatCostFloor(firstJ, extraJ, len),
+    costS: seatCostFloor(unitsS, len),
+    costJ: seatCostFloor(unitsJ, len),
   };
 }
 
@@ -160,11 +173,8 @@ export function buildSuffixData(set: CandidateSet): SuffixData {
   const classCap = new Float64Array((n + 1) * K);
   const agentCap = new Float64Array(n + 1);
   const slotCap = new Float64Array(n + 1);
-  const nonAgentMax = new Float64Array((n + 1) * K);
-  const nonAgentShareS = new Float64Array((n + 1) * K).fill(Number.POSITIVE_INFINITY);
-  const nonAgentShareJ = new Float64Array((n + 1) * K).fill(Number.POSITIVE_INFINITY);
-  const nonAgentExcessS = new Float64Array((n + 1) * K).fill(Number.POSITIVE_INFINITY);
-  const nonAgentExcessJ = new Float64Array((n + 1) * K).fill(Number.POSITIVE_INFINITY);
+  const F = set.families.length;
+  const nonAgent = new Array<SeatOptions>((n + 1) * K * F).fill(NO_OPTIONS);
   // Candidates of each (model, family) group, so that a group's curve scans only its own workers.
   const members = new Map<number, number[]>();
   const groupKey = (model: number, family: number) => model * 65536 + family;
@@ -188,9 +198,7 @@ export function buildSuffixData(set: CandidateSet): SuffixData {
     if (!c) continue;
     roleCap.copyWithin(wi * R, (wi + 1) * R, (wi + 2) * R);
     classCap.copyWithin(wi * K, (wi + 1) * K, (wi + 2) * K);
-    nonAgentMax.copyWithin(wi * K, (wi + 1) * K, (wi + 2) * K);
-    for (const arr of [nonAgentShareS, nonAgentShareJ, nonAgentExcessS, nonAgentExcessJ])
-      arr.copyWithin(wi * K, (wi + 1) * K, (wi + 2) * K);
+    nonAgent.copyWithin(wi * K * F, (wi + 1) * K * F, (wi + 2) * K * F);
     let agentK = 0;
     let anyK = 0;
     let minS = Number.POSITIVE_INFINITY;
@@ -203,14 +211,16 @@ export function buildSuffixData(set: CandidateSet): SuffixData {
       anyK = Math.max(anyK, k);
       if (cl.agent) agentK = Math.max(agentK, k);
       else {
-        const at = wi * K + cl.cls;
-        nonAgentMax[at] = Math.max(nonAgentMax[at] as number, cl.value);
+        const at = (wi * K + cl.cls) * F + c.familyIdx;
         const share = c.sigma * cl.seconds;
-        const excess = (1 - c.sigma) * Math.max(0, cl.seconds - longestAgent);
-        nonAgentShareS[at] = Math.min(nonAgentShareS[at] as number, share);
-        nonAgentShareJ[at] = Math.min(nonAgentShareJ[at] as number, share * c.watts);
-        nonAgentExcessS[at] = Math.min(nonAgentExcessS[at] as number, excess);
-        nonAgentExcessJ[at] = Math.min(nonAgentExcessJ[at] as number, excess * c.watts);
+        const full = share + (1 - c.sigma) * Math.max(0, cl.seconds - longestAgent);
+        nonAgent[at] = withOption(nonAgent[at] as SeatOptions, {
+          v: cl.value,
+          shareS: share,
+          shareJ: share * c.watts,
+          fullS: full,
+          fullJ: full * c.watts,
+        });
       }
       minS = Math.min(minS, cl.seconds);
     }
@@ -239,11 +249,8 @@ export function buildSuffixData(set: CandidateSet): SuffixData {
     cheapS,
     cheapJ,
     models,
-    nonAgentMax,
-    nonAgentShareS,
-    nonAgentShareJ,
-    nonAgentExcessS,
-    nonAgentExcessJ,
+    nonAgent,
+    families: F,
     maxAgentSeats,
   };
 }

@@ -95,8 +95,9 @@ export interface PlanRequest {
   /** Power assumed for workers that do not report it, for the energy budget. @default none (excluded) */
   assumedPowerWatts?: number;
   /**
-   * Safety valve of the exact search (about 10–20 µs per node on a laptop core): when hit, the best plan
-   * found is returned with `exact: false` and the proven upper bound. @default 250000
+   * Safety valve of the exact search: when hit, the best plan found is returned with `exact: false` and the
+   * proven upper bound. A node is one search decision or one step of a group's spreading table (a few µs
+   * each on a laptop core; 250 000 nodes took about 1–2 s on the 2-core benchmark machine). @default 250000
    */
   maxNodes?: number;
 }

@@ -366,6 +366,134 @@ describe("broker exact solve vs brute force", () => {
   });
 });
 
+/**
+ * Pools with many interchangeable workers (the value-group path of the solver): a few model templates,
+ * each on several workers that are either exact clones or the same model on other hardware (other
+ * speeds, slots, power). Up to 7 workers, so the brute force stays small.
+ */
+const copyArb = fc.record({
+  clone: fc.boolean(),
+  slots: fc.integer({ min: 1, max: 2 }),
+  gen: fc.constantFrom(20, 50, 100, 200),
+  power: fc.constantFrom(undefined, 50, 150, 300),
+});
+const templateArb = fc.record({
+  worker: workerArb,
+  copies: fc.array(copyArb, { minLength: 1, maxLength: 4 }),
+});
+const cloneInstanceArb = fc.record({
+  templates: fc.array(templateArb, { minLength: 1, maxLength: 3 }),
+  roles: fc.array(roleArb, { minLength: 1, maxLength: 2 }),
+  domain: fc.constantFrom("general", "math"),
+  latency: fc.constantFrom(undefined, undefined, 6, 8, 20),
+  compute: fc.constantFrom(undefined, undefined, 4, 10, 25),
+  energy: fc.constantFrom(undefined, undefined, undefined, 500, 2000, 6000),
+  cap: fc.constantFrom(undefined, undefined, 1, 2, 3),
+  minAgents: fc.constantFrom(0, 1, 2, 2),
+  rho: fc.constantFrom(0, 0.5, 0.8, 1),
+  assumedPower: fc.constantFrom(undefined, 100),
+});
+type CloneInstance = typeof cloneInstanceArb extends fc.Arbitrary<infer T> ? T : never;
+
+function buildClones(inst: CloneInstance): { workers: BrokerWorker[]; req: PlanRequest } {
+  const base = build({
+    ...inst,
+    workers: inst.templates.map((t) => ({
+      ...t.worker,
+      slots: Math.max(1, t.worker.slots),
+      unavailable: false,
+    })),
+  });
+  const workers: BrokerWorker[] = [];
+  inst.templates.forEach((t, ti) => {
+    const proto = base.workers[ti] as BrokerWorker;
+    for (const c of t.copies) {
+      if (workers.length >= 7) break;
+      const id = `w${workers.length}` as WorkerId;
+      const w: BrokerWorker = c.clone
+        ? { ...proto, workerId: id }
+        : { ...proto, workerId: id, slots: c.slots, generationTokensPerSecond: c.gen };
+      if (!c.clone) {
+        if (c.power === undefined) delete w.powerWatts;
+        else w.powerWatts = c.power;
+      }
+      workers.push(w);
+    }
+  });
+  // Slots ≤ 2 keep the brute force small.
+  for (const w of workers) w.slots = Math.min(w.slots, 2);
+  return { workers, req: base.req };
+}
+
+describe("broker exact solve vs brute force, pools of interchangeable workers", () => {
+  it("finds the brute-force optimum and respects every constraint", () => {
+    let feasibleSeen = 0;
+    let sharedModel = 0;
+    fc.assert(
+      fc.property(cloneInstanceArb, (inst) => {
+        const { workers, req } = buildClones(inst);
+        if (new Set(workers.map((w) => w.modelKey)).size < workers.length) sharedModel++;
+        const brute = bruteForce(workers, req);
+        const p = plan(workers, req);
+        expect(p.search.exact).toBe(true);
+        if (!brute.feasible) {
+          expect(p.status).toBe("infeasible");
+          return;
+        }
+        feasibleSeen++;
+        expect(p.status).toBe("ok");
+        if (p.status !== "ok") return;
+        expect(p.totals.value).toBeCloseTo(brute.value, 7);
+        expect(p.search.upperBound).toBeCloseTo(p.totals.value, 7);
+        expect(Math.abs(p.totals.computeSeconds - brute.seconds)).toBeLessThanOrEqual(
+          TOL * Math.max(1, brute.seconds),
+        );
+        expect(violations(workers, req, p)).toEqual([]);
+        const sum = p.seats.reduce((s, x) => s + x.value, 0);
+        expect(sum).toBeCloseTo(p.totals.value, 9);
+      }),
+      { numRuns: 300, seed: 20250612 },
+    );
+    expect(feasibleSeen).toBeGreaterThan(120);
+    expect(sharedModel).toBeGreaterThan(200);
+  });
+
+  it("never reports a root bound below the optimum (the bound the search cuts with is valid)", () => {
+    let checked = 0;
+    fc.assert(
+      fc.property(cloneInstanceArb, instanceArb, fc.boolean(), (clones, single, useClones) => {
+        const { workers, req } = useClones ? buildClones(clones) : build(single);
+        const brute = bruteForce(workers, req);
+        if (!brute.feasible) return;
+        // One node: unless that settles it, the search stops right after the root bound and reports it.
+        const p = plan(workers, { ...req, maxNodes: 1 });
+        expect(p.search.upperBound).toBeGreaterThanOrEqual(brute.value - 1e-9);
+        if (!p.search.exact) checked++;
+      }),
+      { numRuns: 500, seed: 31337 },
+    );
+    expect(checked).toBeGreaterThan(120);
+  });
+
+  it("is deterministic and explains every worker, whatever the order of the workers", () => {
+    fc.assert(
+      fc.property(cloneInstanceArb, fc.integer({ min: 1, max: 1_000_000 }), (inst, seed) => {
+        const { workers, req } = buildClones(inst);
+        const a = plan(workers, req);
+        const b = plan(shuffled(workers, seed), req);
+        expect(b).toEqual(a);
+        const seated = new Set(a.seats.map((s) => s.workerId));
+        const excluded = a.exclusions.map((e) => e.workerId);
+        for (const id of excluded) expect(seated.has(id)).toBe(false);
+        expect(new Set([...seated, ...excluded])).toEqual(new Set(workers.map((w) => w.workerId)));
+        for (const s of a.seats) expect(s.reason).toMatch(/^chosen: value \d/);
+        for (const e of a.exclusions) expect(e.reason).toMatch(/^(excluded|not chosen|not seated): \S/);
+      }),
+      { numRuns: 150, seed: 11 },
+    );
+  });
+});
+
 describe("brute force sanity", () => {
   it("really enumerates: a hand instance with a known optimum", () => {
     const mk = (id: string, q: number, slots: number): BrokerWorker => ({
