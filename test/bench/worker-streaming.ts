@@ -2,7 +2,8 @@
  * Streaming overhead (BRIEF §8): generation tokens/s a NATS client receives from a real worker (the real
  * `conclave worker` binary as a child process, node-llama-cpp on a tiny GGUF, one thread) against
  * node-llama-cpp in this process on the same model and settings (LlamaCompletion, temperature 0, same
- * prompt, same max tokens, same context size). Runs alternate so drift on a shared machine hits both.
+ * prompt, same max tokens, same context size, text streamed through onTextChunk as the worker streams it).
+ * Runs alternate so drift on a shared machine hits both.
  * Also the worker's RSS above its model, from its own telemetry.
  */
 import { execFile } from "node:child_process";
@@ -25,7 +26,7 @@ import { findTestModel, REPO_ROOT, writeTinyLlamaGguf } from "../support/tiny-mo
 import { fmt, judge, MB, max, median, percentile, printReport } from "./support/report.js";
 
 export interface WorkerStreamingOptions {
-  /** Measured runs per side (after the warm-up runs). @default 21 */
+  /** Measured runs per side (after the warm-up runs). @default 31 */
   runs?: number;
   /** @default 256 */
   maxTokens?: number;
@@ -64,6 +65,8 @@ interface Run {
   text: string;
   /** Worker runs: the worker's own time for the request (receipt to generation end). */
   workerMs?: number;
+  /** Worker runs: streamed chunk messages received before the result. */
+  chunks?: number;
 }
 
 /** The middle half of a side's runs, in tok/s: how noisy the machine was. */
@@ -73,7 +76,7 @@ function spread(runs: readonly Run[]): string {
 }
 
 export async function benchWorkerStreaming(options: WorkerStreamingOptions = {}): Promise<void> {
-  const runs = options.runs ?? 21;
+  const runs = options.runs ?? 31;
   const maxTokens = options.maxTokens ?? 256;
   const contextSize = options.contextSize ?? 512;
   const telemetryMs = options.telemetryIntervalMs ?? 2000;
@@ -122,6 +125,7 @@ export async function benchWorkerStreaming(options: WorkerStreamingOptions = {})
     const completion = new LlamaCompletion({ contextSequence: context.getSequence() });
 
     const viaWorker = async (i: number): Promise<Run> => {
+      let chunks = 0;
       const t0 = performance.now();
       const result = await client.infer(
         WORKER_ID,
@@ -132,12 +136,17 @@ export async function benchWorkerStreaming(options: WorkerStreamingOptions = {})
           maxTokens,
           stream: true,
         }),
-        { onChunk: () => undefined, idleTimeoutMs: 30_000 },
+        {
+          onChunk: () => {
+            chunks += 1;
+          },
+          idleTimeoutMs: 30_000,
+        },
       );
       const ms = performance.now() - t0;
       const tokens = result.usage?.completionTokens ?? 0;
       const workerMs = result.timings?.totalMs ?? Number.NaN;
-      return { tokens, ms, tokensPerSecond: (tokens * 1000) / ms, text: result.text, workerMs };
+      return { tokens, ms, tokensPerSecond: (tokens * 1000) / ms, text: result.text, workerMs, chunks };
     };
     const inProcess = async (): Promise<Run> => {
       let tokens = 0;
@@ -148,6 +157,8 @@ export async function benchWorkerStreaming(options: WorkerStreamingOptions = {})
         onToken: (t) => {
           tokens += t.length;
         },
+        // Streamed as text, like the worker's side: a streaming client in-process would read these chunks.
+        onTextChunk: () => undefined,
       });
       const ms = performance.now() - t0;
       return { tokens, ms, tokensPerSecond: (tokens * 1000) / ms, text };
@@ -217,7 +228,7 @@ export async function benchWorkerStreaming(options: WorkerStreamingOptions = {})
       {
         name: "worker-streaming",
         compared:
-          "tokens/s received by a NATS client from a real worker process vs node-llama-cpp LlamaCompletion in-process, same model and settings",
+          "tokens/s received by a NATS client from a real worker process vs node-llama-cpp LlamaCompletion streaming text in-process (onTextChunk), same model and settings",
         values: {
           model: found ? "stories260K.gguf" : "generated tiny llama GGUF (stories260K.gguf not found)",
           threads: 1,
@@ -235,6 +246,7 @@ export async function benchWorkerStreaming(options: WorkerStreamingOptions = {})
           insideWorkerTokensPerSecondMedian: insideWorkerTps,
           inProcessLlamaBackendTokensPerSecondMedian: backendTps,
           transportAndClientMsMedian: transportMs,
+          chunksPerRequestMedian: median(workerRuns.map((r) => r.chunks ?? Number.NaN)),
           sameGreedyOutput: sameText,
           workerRunsTokensPerSecond: workerRuns.map((r) => r.tokensPerSecond),
           inProcessRunsTokensPerSecond: local.map((r) => r.tokensPerSecond),
@@ -259,7 +271,7 @@ export async function benchWorkerStreaming(options: WorkerStreamingOptions = {})
         `model ${found ? "stories260K.gguf" : "generated tiny GGUF"}, threads 1, context ${contextSize}, max ${maxTokens} tokens, temperature 0, ${runs} alternating runs per side`,
         `worker over NATS: median ${fmt(workerTps)} tok/s (${median(workerRuns.map((r) => r.tokens))} tokens in ${fmt(median(workerRuns.map((r) => r.ms)))} ms), runs p25–p75 ${spread(workerRuns)}`,
         `in-process:       median ${fmt(localTps)} tok/s (${median(local.map((r) => r.tokens))} tokens in ${fmt(median(local.map((r) => r.ms)))} ms), runs p25–p75 ${spread(local)}`,
-        `inside the worker process (its own request time): median ${fmt(insideWorkerTps)} tok/s; transport + client per request: median ${fmt(transportMs)} ms`,
+        `inside the worker process (its own request time): median ${fmt(insideWorkerTps)} tok/s; transport + client per request: median ${fmt(transportMs)} ms; ${median(workerRuns.map((r) => r.chunks ?? Number.NaN))} chunk messages per request`,
         `diagnostic: the worker's LlamaBackend in this process (no worker process, no NATS): median ${fmt(backendTps)} tok/s`,
         `ratio worker / in-process: ${ratio.toFixed(3)} (median of paired runs ${pairRatio.toFixed(3)}); same greedy text: ${sameText}`,
         `worker RSS ${fmt(rss / MB)} MB (peak under load ${fmt(peakRss / MB)} MB), model + context ${fmt(modelBytes / MB)} MB → overhead ${fmt((rss - modelBytes) / MB)} MB (a bare Node process with only the tsx loader: ${fmt(bareRss / MB)} MB)`,

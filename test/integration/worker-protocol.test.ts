@@ -237,6 +237,57 @@ describe("drain", () => {
   });
 });
 
+describe("state-change telemetry", () => {
+  let worker: TestWorker;
+  const reports = () => telemetryLog.all.filter((t) => t.workerId === "reporter");
+
+  beforeAll(async () => {
+    worker = await startTestWorker({
+      natsUrl: server.url,
+      workerId: "reporter",
+      backend: new ScriptedBackend({
+        slots: 1,
+        tokenDelayMs: (req) => ((req.messages?.at(-1)?.content ?? "").startsWith("slow") ? 5 : 0),
+      }),
+      // Far longer than any wait below: every report these tests see was sent because the state changed.
+      telemetryIntervalMs: 600_000,
+    });
+    await pollUntil("reporter joined", () => latest("reporter"));
+  });
+
+  afterAll(async () => {
+    await worker?.stop();
+  });
+
+  it("reports busy, then ready with the finished request counted, without waiting for the interval", async () => {
+    const inFlight = client.infer("reporter", chatRequest(`slow ${words(200)}`));
+    await pollUntil("busy reported", () => latest("reporter")?.state === WorkerState.BUSY);
+    await inFlight;
+    const ready = await pollUntil("ready reported", () => {
+      const t = latest("reporter");
+      return t?.state === WorkerState.READY && t.requests?.completed === 1n ? t : undefined;
+    });
+    expect(ready.slots?.active).toBe(0);
+  });
+
+  it("sends one report for a request that starts and ends within one event-loop turn", async () => {
+    const before = latest("reporter");
+    expect(before?.state).toBe(WorkerState.READY);
+    const result = await client.infer("reporter", chatRequest("instant answer"));
+    expect(result.text).toBe("instant answer");
+    // Discovery answers with one more report; once it is here, everything sent before it is here too.
+    client.discover("count the reports");
+    const since = await pollUntil("the discovery report", () => {
+      const newer = reports().filter((t) => t.sequence > (before?.sequence ?? 0n));
+      return newer.length >= 2 ? newer : undefined;
+    });
+    // busy → ready inside one turn: a single state report (ready, with the request counted), then discovery.
+    expect(since.map((t) => t.sequence - (before?.sequence ?? 0n))).toEqual([1n, 2n]);
+    expect(since[0]?.state).toBe(WorkerState.READY);
+    expect(since[0]?.requests?.completed).toBe((before?.requests?.completed ?? 0n) + 1n);
+  });
+});
+
 describe("NATS restart", () => {
   it("reconnects by itself and resumes telemetry", async () => {
     const worker = await startTestWorker({

@@ -166,31 +166,67 @@ async function defaultSystemInfo(): Promise<SystemInfoSource> {
   return si.default;
 }
 
-/** One probe of the hardware. Never throws for a missing source: it reports what it could see. */
-export async function probeHardware(deps: HardwareProbeDeps = {}): Promise<HardwareSnapshot> {
+/** A failure that means "this program is not installed" (as opposed to one that failed this time). */
+export function isMissingProgram(err: unknown): boolean {
+  return typeof err === "object" && err !== null && (err as { code?: unknown }).code === "ENOENT";
+}
+
+/**
+ * A probe for repeated use (the worker's telemetry): what cannot change while the process runs is read once.
+ * systeminformation's cpu() runs a shell with `lscpu` on Linux, and a missing nvidia-smi would otherwise be
+ * looked for (a fork of the whole worker process) on every probe; the CPU model and core count are kept
+ * after the first answer, and nvidia-smi is not tried again once it is known to be absent. RAM, load and
+ * VRAM are read every time. Never throws for a missing source: it reports what it could see.
+ */
+export function createHardwareProbe(deps: HardwareProbeDeps = {}): () => Promise<HardwareSnapshot> {
   const exec = deps.exec ?? execFileText;
-  const systemInfo = deps.systemInfo ?? (await defaultSystemInfo());
-  const [mem, cpu, smi, llamaGpus] = await Promise.all([
-    systemInfo.mem(),
-    systemInfo.cpu(),
-    exec("nvidia-smi", NVIDIA_SMI_ARGS, { timeoutMs: deps.nvidiaSmiTimeoutMs ?? 3000 }).then(
+  let systemInfo: Promise<SystemInfoSource> | undefined;
+  let cpuInfo: Promise<{ manufacturer: string; brand: string; cores: number }> | undefined;
+  let nvidiaSmiMissing = false;
+
+  const nvidiaSmi = (): Promise<GpuInfo[]> => {
+    if (nvidiaSmiMissing) return Promise.resolve([]);
+    return exec("nvidia-smi", NVIDIA_SMI_ARGS, { timeoutMs: deps.nvidiaSmiTimeoutMs ?? 3000 }).then(
       parseNvidiaSmiCsv,
-      () => [] as GpuInfo[],
-    ),
-    readLlamaGpus(deps.llama),
-  ]);
-  const cores = Math.max(1, cpu.cores);
-  return {
-    gpus: smi.length > 0 ? smi : llamaGpus.gpus,
-    computeBackend: deps.llama?.gpu || "cpu",
-    ramTotalBytes: mem.total,
-    ramFreeBytes: mem.available > 0 ? mem.available : mem.free,
-    vramTotalBytes: llamaGpus.total,
-    vramFreeBytes: llamaGpus.free,
-    cpuModel: `${cpu.manufacturer} ${cpu.brand}`.trim(),
-    cpuCores: cores,
-    cpuLoad: (deps.loadAverage ?? (() => loadavg()[0] ?? 0))() / cores,
+      (err: unknown) => {
+        if (isMissingProgram(err)) nvidiaSmiMissing = true;
+        return [];
+      },
+    );
   };
+
+  return async () => {
+    systemInfo ??= deps.systemInfo ? Promise.resolve(deps.systemInfo) : defaultSystemInfo();
+    const si = await systemInfo;
+    // A failed read is not kept: the next probe asks again.
+    cpuInfo ??= si.cpu().catch((err: unknown) => {
+      cpuInfo = undefined;
+      throw err;
+    });
+    const [mem, cpu, smi, llamaGpus] = await Promise.all([
+      si.mem(),
+      cpuInfo,
+      nvidiaSmi(),
+      readLlamaGpus(deps.llama),
+    ]);
+    const cores = Math.max(1, cpu.cores);
+    return {
+      gpus: smi.length > 0 ? smi : llamaGpus.gpus,
+      computeBackend: deps.llama?.gpu || "cpu",
+      ramTotalBytes: mem.total,
+      ramFreeBytes: mem.available > 0 ? mem.available : mem.free,
+      vramTotalBytes: llamaGpus.total,
+      vramFreeBytes: llamaGpus.free,
+      cpuModel: `${cpu.manufacturer} ${cpu.brand}`.trim(),
+      cpuCores: cores,
+      cpuLoad: (deps.loadAverage ?? (() => loadavg()[0] ?? 0))() / cores,
+    };
+  };
+}
+
+/** One probe of the hardware. Never throws for a missing source: it reports what it could see. */
+export function probeHardware(deps: HardwareProbeDeps = {}): Promise<HardwareSnapshot> {
+  return createHardwareProbe(deps)();
 }
 
 async function readLlamaGpus(

@@ -18,7 +18,7 @@ import { createLlamaBackend, getSharedLlama } from "./backends/llama-backend.js"
 import { createOpenAiBackend } from "./backends/openai-backend.js";
 import type { BackendProgress, ModelBackend } from "./backends/types.js";
 import { workerConfigProblems, workerConfigSchema } from "./config.js";
-import { probeHardware } from "./hardware-probe.js";
+import { createHardwareProbe } from "./hardware-probe.js";
 import { runSelfBench, seedThroughput } from "./self-bench.js";
 import { parseLabels } from "./service/telemetry.js";
 import { startWorkerService } from "./service/worker-service.js";
@@ -202,7 +202,7 @@ export async function main(argv: string[]): Promise<void> {
     drainGraceMs: config.drainGrace,
     labels: parseLabels(config.labels),
     backendKind: backend.kind === "openai" ? BackendKind.OPENAI : BackendKind.LLAMA,
-    probe: () => probeHardware(llama ? { llama } : {}),
+    probe: createHardwareProbe(llama ? { llama } : {}),
   });
   const t = throughput.snapshot();
   say(

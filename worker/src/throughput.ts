@@ -77,15 +77,33 @@ export function sampleFromGeneration(result: {
   };
 }
 
+/** Index of the first element of `sorted` that is ≥ `value` (`strict`: > `value`). Binary search. */
+export function insertionIndex(sorted: readonly number[], value: number, strict = false): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = sorted[mid] as number;
+    if (v < value || (strict && v === value)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 export class ThroughputTracker {
   readonly #alpha: number;
   readonly #window: number;
   readonly #minDurationMs: number;
+  /** The recent latencies in arrival order (a ring buffer) ... */
   readonly #latencies: number[] = [];
+  /** ... and the same values kept in ascending order, so percentiles are a lookup, not a sort. */
+  readonly #sorted: number[] = [];
   #next = 0;
   #prefill: number | undefined;
   #generation: number | undefined;
   #samples = 0;
+  /** The last snapshot, valid until the next seed or record (telemetry asks far more often than it changes). */
+  #snapshot: ThroughputSnapshot | undefined;
 
   constructor(options: ThroughputTrackerOptions = {}) {
     const alpha = options.alpha ?? 0.2;
@@ -105,6 +123,7 @@ export class ThroughputTracker {
     if (seed.generationTokensPerSecond !== undefined && seed.generationTokensPerSecond > 0) {
       this.#generation = seed.generationTokensPerSecond;
     }
+    this.#snapshot = undefined;
   }
 
   record(sample: ThroughputSample): void {
@@ -115,20 +134,28 @@ export class ThroughputTracker {
     if (Number.isFinite(sample.latencyMs) && sample.latencyMs >= 0) {
       // A ring buffer: the window stays bounded however long the worker runs.
       if (this.#latencies.length < this.#window) this.#latencies.push(sample.latencyMs);
-      else this.#latencies[this.#next] = sample.latencyMs;
+      else {
+        const evicted = this.#latencies[this.#next] as number;
+        this.#sorted.splice(insertionIndex(this.#sorted, evicted), 1);
+        this.#latencies[this.#next] = sample.latencyMs;
+      }
+      this.#sorted.splice(insertionIndex(this.#sorted, sample.latencyMs, true), 0, sample.latencyMs);
       this.#next = (this.#next + 1) % this.#window;
     }
     this.#samples += 1;
+    this.#snapshot = undefined;
   }
 
+  /** O(1): the percentiles are read from the window kept sorted by `record`. */
   snapshot(): ThroughputSnapshot {
-    const sorted = [...this.#latencies].sort((a, b) => a - b);
-    return {
+    if (this.#snapshot !== undefined) return this.#snapshot;
+    this.#snapshot = {
       prefillTokensPerSecond: this.#prefill,
       generationTokensPerSecond: this.#generation,
-      latencyP50Ms: percentile(sorted, 50),
-      latencyP95Ms: percentile(sorted, 95),
+      latencyP50Ms: percentile(this.#sorted, 50),
+      latencyP95Ms: percentile(this.#sorted, 95),
       samples: this.#samples,
     };
+    return this.#snapshot;
   }
 }

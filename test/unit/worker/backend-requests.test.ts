@@ -1,3 +1,4 @@
+import { getEventListeners } from "node:events";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { BackendError, toBackendError } from "../../../worker/src/backends/errors.js";
 import {
@@ -7,7 +8,7 @@ import {
   quantizationFromModelId,
 } from "../../../worker/src/backends/openai-descriptor.js";
 import { errorFromStatus } from "../../../worker/src/backends/openai-http.js";
-import { openRequestScope } from "../../../worker/src/backends/request-scope.js";
+import { onFirstAbort, openRequestScope } from "../../../worker/src/backends/request-scope.js";
 import type { GenerateRequest } from "../../../worker/src/backends/types.js";
 import {
   assertValidGenerateRequest,
@@ -119,6 +120,56 @@ describe("openRequestScope", () => {
     detached.dispose();
     other.abort();
     expect(detached.signal.aborted).toBe(false);
+  });
+
+  it("is cancelled by a further source (the backend closing), and leaves no trace on it once disposed", () => {
+    const closing = new AbortController();
+    const caller = new AbortController();
+    // Many finished requests against one long-lived source: nothing of them may stay attached to it.
+    for (let i = 0; i < 50; i++) {
+      openRequestScope({ signal: caller.signal, alsoCancelledBy: [closing.signal] }).dispose();
+    }
+    expect(getEventListeners(closing.signal, "abort")).toHaveLength(0);
+    expect(getEventListeners(caller.signal, "abort")).toHaveLength(0);
+
+    const scope = openRequestScope({ signal: caller.signal, alsoCancelledBy: [closing.signal] });
+    closing.abort(new BackendError("cancelled", "backend is closing"));
+    expect(scope.stoppedBy()).toBe("cancelled");
+    const reason = scope.signal.reason as BackendError;
+    expect(reason.code).toBe("cancelled");
+    expect((reason.cause as BackendError).message).toBe("backend is closing");
+    scope.dispose();
+    expect(() => openRequestScope({ alsoCancelledBy: [closing.signal] })).toThrow(
+      expect.objectContaining({ code: "cancelled" }),
+    );
+  });
+});
+
+describe("onFirstAbort", () => {
+  it("fires once, for the first source to abort, with its reason", () => {
+    const a = new AbortController();
+    const b = new AbortController();
+    const seen: unknown[] = [];
+    onFirstAbort([a.signal, undefined, b.signal], (reason) => seen.push(reason));
+    b.abort("b first");
+    a.abort("a later");
+    expect(seen).toEqual(["b first"]);
+  });
+
+  it("fires at once for a source that has already aborted", () => {
+    const seen: unknown[] = [];
+    onFirstAbort([new AbortController().signal, AbortSignal.abort("early")], (reason) => seen.push(reason));
+    expect(seen).toEqual(["early"]);
+  });
+
+  it("stops listening when told to", () => {
+    const a = new AbortController();
+    const seen: unknown[] = [];
+    const stop = onFirstAbort([a.signal], (reason) => seen.push(reason));
+    stop();
+    a.abort("too late");
+    expect(seen).toEqual([]);
+    expect(getEventListeners(a.signal, "abort")).toHaveLength(0);
   });
 });
 

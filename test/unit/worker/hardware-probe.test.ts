@@ -1,8 +1,10 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
+  createHardwareProbe,
   type ExecFn,
   gpusFromLlama,
+  isMissingProgram,
   NVIDIA_SMI_ARGS,
   parseNvidiaSmiCsv,
   probeHardware,
@@ -149,5 +151,78 @@ describe("probeHardware with faked hardware edges", () => {
     expect(snapshot.gpus).toEqual([]);
     expect(snapshot.vramTotalBytes).toBe(0);
     expect(snapshot.cpuModel).toBe("AMD EPYC");
+  });
+});
+
+describe("createHardwareProbe for repeated probes", () => {
+  const counting = () => {
+    const calls = { mem: 0, cpu: 0, exec: 0 };
+    const systemInfo: SystemInfoSource = {
+      mem: async () => {
+        calls.mem += 1;
+        return { total: 8 * 1024 * MIB, available: (4 + calls.mem) * 1024 * MIB, free: 0 };
+      },
+      cpu: async () => {
+        calls.cpu += 1;
+        return { manufacturer: "AMD", brand: "EPYC", cores: 2 };
+      },
+    };
+    return { calls, systemInfo };
+  };
+
+  it("reads the CPU once and stops looking for an nvidia-smi that is not installed", async () => {
+    const { calls, systemInfo } = counting();
+    const exec: ExecFn = async () => {
+      calls.exec += 1;
+      throw Object.assign(new Error("spawn nvidia-smi ENOENT"), { code: "ENOENT" });
+    };
+    const probe = createHardwareProbe({ exec, systemInfo, loadAverage: () => 1 });
+    const first = await probe();
+    const second = await probe();
+    const third = await probe();
+    expect(calls).toEqual({ mem: 3, cpu: 1, exec: 1 });
+    expect(third.cpuModel).toBe("AMD EPYC");
+    expect(third.cpuLoad).toBe(0.5);
+    // What can change is still read every time.
+    expect([first, second, third].map((s) => s.ramFreeBytes / (1024 * MIB))).toEqual([5, 6, 7]);
+  });
+
+  it("keeps asking nvidia-smi after a failure that is not a missing program, and uses it when it answers", async () => {
+    const { calls, systemInfo } = counting();
+    const exec: ExecFn = async () => {
+      calls.exec += 1;
+      if (calls.exec === 1) throw Object.assign(new Error("timed out"), { code: "ETIMEDOUT" });
+      return fixture("multi-gpu.csv");
+    };
+    const probe = createHardwareProbe({ exec, systemInfo, loadAverage: () => 0 });
+    expect((await probe()).gpus).toEqual([]);
+    expect((await probe()).gpus).toHaveLength(3);
+    expect(calls.exec).toBe(2);
+  });
+
+  it("asks for the CPU again after a failed read", async () => {
+    let cpuCalls = 0;
+    const systemInfo: SystemInfoSource = {
+      mem: async () => ({ total: 1, available: 1, free: 1 }),
+      cpu: async () => {
+        cpuCalls += 1;
+        if (cpuCalls === 1) throw new Error("lscpu failed");
+        return { manufacturer: "Intel", brand: "Xeon", cores: 4 };
+      },
+    };
+    const exec: ExecFn = async () => {
+      throw Object.assign(new Error("ENOENT"), { code: "ENOENT" });
+    };
+    const probe = createHardwareProbe({ exec, systemInfo, loadAverage: () => 0 });
+    await expect(probe()).rejects.toThrow("lscpu failed");
+    expect((await probe()).cpuModel).toBe("Intel Xeon");
+    expect((await probe()).cpuCores).toBe(4);
+    expect(cpuCalls).toBe(2);
+  });
+
+  it("knows a missing program from other failures", () => {
+    expect(isMissingProgram(Object.assign(new Error("x"), { code: "ENOENT" }))).toBe(true);
+    expect(isMissingProgram(Object.assign(new Error("x"), { code: "EACCES" }))).toBe(false);
+    expect(isMissingProgram("ENOENT")).toBe(false);
   });
 });

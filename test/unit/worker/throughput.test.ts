@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   ewma,
+  insertionIndex,
   percentile,
   rate,
   sampleFromGeneration,
@@ -64,6 +65,19 @@ describe("percentile", () => {
           return sorted.includes(a) && a <= b && a >= (sorted[0] as number) && b <= (sorted.at(-1) as number);
         },
       ),
+    );
+  });
+});
+
+describe("insertionIndex", () => {
+  it("finds where a value goes in a sorted array, before or after its equals", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 20 })), fc.integer({ min: -1, max: 21 }), (xs, v) => {
+        const sorted = [...xs].sort((a, b) => a - b);
+        const lower = insertionIndex(sorted, v);
+        const upper = insertionIndex(sorted, v, true);
+        return lower === sorted.filter((x) => x < v).length && upper === sorted.filter((x) => x <= v).length;
+      }),
     );
   });
 });
@@ -149,6 +163,41 @@ describe("ThroughputTracker", () => {
         },
       ),
     );
+  });
+
+  it("answers repeated snapshots from memory, yet every seed and record shows in the next one", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.record({ kind: fc.constant("record" as const), latencyMs: fc.integer({ min: 0, max: 5000 }) }),
+            fc.record({ kind: fc.constant("seed" as const), rate: fc.integer({ min: 1, max: 5000 }) }),
+            fc.record({ kind: fc.constant("snapshot" as const) }),
+          ),
+          { maxLength: 40 },
+        ),
+        (ops) => {
+          const cached = new ThroughputTracker({ window: 8 });
+          const fresh: ((t: ThroughputTracker) => void)[] = [];
+          for (const op of ops) {
+            if (op.kind === "record") {
+              cached.record(sample({ latencyMs: op.latencyMs }));
+              fresh.push((t) => t.record(sample({ latencyMs: op.latencyMs })));
+            } else if (op.kind === "seed") {
+              cached.seed({ generationTokensPerSecond: op.rate });
+              fresh.push((t) => t.seed({ generationTokensPerSecond: op.rate }));
+            } else {
+              // A tracker that never answered from memory, replayed to the same point, must agree.
+              const replay = new ThroughputTracker({ window: 8 });
+              for (const apply of fresh) apply(replay);
+              expect(cached.snapshot()).toEqual(replay.snapshot());
+            }
+          }
+        },
+      ),
+    );
+    const t = new ThroughputTracker();
+    expect(t.snapshot()).toBe(t.snapshot());
   });
 
   it("rejects nonsense options", () => {

@@ -199,6 +199,19 @@ interface LlamaBackendParts {
   readonly now: () => number;
 }
 
+/** The grammar cache's key for a schema; remembered for frozen (shared, unchangeable) schema objects. */
+const frozenSchemaKeys = new WeakMap<object, string>();
+
+function schemaKey(schema: JsonSchema): string {
+  if (!Object.isFrozen(schema)) return JSON.stringify(schema);
+  let key = frozenSchemaKeys.get(schema);
+  if (key === undefined) {
+    key = JSON.stringify(schema);
+    frozenSchemaKeys.set(schema, key);
+  }
+  return key;
+}
+
 export class LlamaBackend implements ModelBackend {
   readonly kind = "llama";
   readonly slots: number;
@@ -284,7 +297,8 @@ export class LlamaBackend implements ModelBackend {
     validate();
     if (this.#closed) throw new BackendError("unavailable", "backend is closed");
     const scope = openRequestScope({
-      signal: signal === undefined ? this.#closing.signal : AbortSignal.any([signal, this.#closing.signal]),
+      ...(signal === undefined ? {} : { signal }),
+      alsoCancelledBy: [this.#closing.signal],
       ...(deadline === undefined ? {} : { deadline }),
       now: this.#parts.now,
     });
@@ -332,7 +346,7 @@ export class LlamaBackend implements ModelBackend {
   }
 
   #grammarFor(schema: JsonSchema): Promise<LlamaGrammar> {
-    const key = JSON.stringify(schema);
+    const key = schemaKey(schema);
     let grammar = this.#grammars.get(key);
     if (grammar === undefined) {
       grammar = this.#parts.llama

@@ -220,7 +220,8 @@ export class OpenAiBackend implements ModelBackend {
   ): Promise<T> {
     if (this.#closed) throw new BackendError("unavailable", "backend is closed");
     const scope = openRequestScope({
-      signal: signal === undefined ? this.#closing.signal : AbortSignal.any([signal, this.#closing.signal]),
+      ...(signal === undefined ? {} : { signal }),
+      alsoCancelledBy: [this.#closing.signal],
       ...(deadline === undefined ? {} : { deadline }),
       now: this.#now,
     });

@@ -1,7 +1,12 @@
 /**
- * One AbortSignal per request that fires on the caller's abort OR on the deadline, and remembers which.
- * The signal's reason is a BackendError (`cancelled` / `deadline_exceeded`), so the slot queue can reject
- * a waiting request with the right code and a running one can report the right finishReason.
+ * One AbortSignal per request that fires on the caller's abort (or any further source, such as the backend
+ * closing) OR on the deadline, and remembers which. The signal's reason is a BackendError (`cancelled` /
+ * `deadline_exceeded`), so the slot queue can reject a waiting request with the right code and a running one
+ * can report the right finishReason.
+ *
+ * Sources are followed with plain listeners that `dispose` removes, not with AbortSignal.any: on Node 20 a
+ * long-lived source (the backend's closing signal) keeps a reference to every signal ever combined with it,
+ * so each request would leak a little and make the next combination slower.
  */
 import { BackendError } from "./errors.js";
 import type { FinishReason } from "./types.js";
@@ -19,10 +24,41 @@ const MAX_TIMER_MS = 2_147_483_647;
 
 export interface RequestScopeOptions {
   readonly signal?: AbortSignal;
+  /** Further sources that cancel the request, e.g. the backend closing. */
+  readonly alsoCancelledBy?: readonly AbortSignal[];
   /** Absolute deadline, Unix ms. */
   readonly deadline?: number;
   /** Wall clock in Unix ms (deadlines are wall-clock times from another machine). @default Date.now */
   readonly now?: () => number;
+}
+
+/**
+ * Calls `onAbort(reason)` once, when the first of `sources` aborts (at once if one already has). Returns
+ * the function that stops listening; call it when the work is over so no source keeps a reference to it.
+ */
+export function onFirstAbort(
+  sources: readonly (AbortSignal | undefined)[],
+  onAbort: (reason: unknown) => void,
+): () => void {
+  const live = sources.filter((s): s is AbortSignal => s !== undefined);
+  const aborted = live.find((s) => s.aborted);
+  if (aborted !== undefined) {
+    onAbort(aborted.reason);
+    return () => {};
+  }
+  let fired = false;
+  const listeners = live.map((source) => {
+    const listener = (): void => {
+      if (fired) return;
+      fired = true;
+      onAbort(source.reason);
+    };
+    source.addEventListener("abort", listener, { once: true });
+    return { source, listener };
+  });
+  return () => {
+    for (const { source, listener } of listeners) source.removeEventListener("abort", listener);
+  };
 }
 
 /**
@@ -31,44 +67,74 @@ export interface RequestScopeOptions {
  */
 export function openRequestScope(options: RequestScopeOptions): RequestScope {
   const now = options.now ?? Date.now;
-  const caller = options.signal;
-  if (caller?.aborted) throw new BackendError("cancelled", "request cancelled", { cause: caller.reason });
+  const sources: AbortSignal[] = [];
+  if (options.signal !== undefined) sources.push(options.signal);
+  if (options.alsoCancelledBy !== undefined) sources.push(...options.alsoCancelledBy);
+  for (const source of sources) {
+    if (source.aborted) throw new BackendError("cancelled", "request cancelled", { cause: source.reason });
+  }
   if (options.deadline !== undefined && options.deadline <= now()) {
     throw new BackendError("deadline_exceeded", "deadline already passed when the request arrived");
   }
-  const controller = new AbortController();
-  let stopped: "cancelled" | "deadline" | undefined;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  return new Scope(sources, options.deadline, now);
+}
 
-  const stop = (why: "cancelled" | "deadline", reason: BackendError): void => {
-    if (controller.signal.aborted) return;
-    stopped = why;
-    controller.abort(reason);
-  };
-  const onCallerAbort = (): void =>
-    stop("cancelled", new BackendError("cancelled", "request cancelled", { cause: caller?.reason }));
-  caller?.addEventListener("abort", onCallerAbort, { once: true });
+/**
+ * One object per request, listening to its sources as an EventListener object (`handleEvent`) rather than
+ * through per-request closures: a worker opens one scope per request, and this is its whole cost.
+ */
+class Scope implements RequestScope {
+  readonly #controller = new AbortController();
+  readonly #sources: readonly AbortSignal[];
+  readonly #deadline: number | undefined;
+  readonly #now: () => number;
+  #stopped: "cancelled" | "deadline" | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #disposed = false;
 
-  const deadline = options.deadline;
-  const arm = (): void => {
-    if (deadline === undefined) return;
-    const remaining = deadline - now();
+  constructor(sources: readonly AbortSignal[], deadline: number | undefined, now: () => number) {
+    this.#sources = sources;
+    this.#deadline = deadline;
+    this.#now = now;
+    for (const source of sources) source.addEventListener("abort", this, { once: true });
+    if (deadline !== undefined) this.#arm();
+  }
+
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  stoppedBy(): "cancelled" | "deadline" | undefined {
+    return this.#stopped;
+  }
+
+  /** A source aborted (EventListener object protocol). */
+  handleEvent(event: Event): void {
+    const reason = (event.target as AbortSignal | null)?.reason;
+    this.#stop("cancelled", new BackendError("cancelled", "request cancelled", { cause: reason }));
+  }
+
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    for (const source of this.#sources) source.removeEventListener("abort", this);
+  }
+
+  #stop(why: "cancelled" | "deadline", reason: BackendError): void {
+    if (this.#controller.signal.aborted) return;
+    this.#stopped = why;
+    this.#controller.abort(reason);
+  }
+
+  #arm(): void {
+    const remaining = (this.#deadline ?? 0) - this.#now();
     if (remaining <= 0) {
-      stop("deadline", new BackendError("deadline_exceeded", "deadline passed"));
+      this.#stop("deadline", new BackendError("deadline_exceeded", "deadline passed"));
       return;
     }
-    timer = setTimeout(arm, Math.min(remaining, MAX_TIMER_MS));
+    this.#timer = setTimeout(() => this.#arm(), Math.min(remaining, MAX_TIMER_MS));
     // A pending deadline must not keep a draining worker alive.
-    timer.unref?.();
-  };
-  arm();
-
-  return {
-    signal: controller.signal,
-    stoppedBy: () => stopped,
-    dispose: () => {
-      if (timer !== undefined) clearTimeout(timer);
-      caller?.removeEventListener("abort", onCallerAbort);
-    },
-  };
+    this.#timer.unref?.();
+  }
 }

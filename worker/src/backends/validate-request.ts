@@ -83,7 +83,24 @@ export function validateGenerateRequest(req: GenerateRequest): string[] {
     problems.push(`maxTokens must be an integer in [1, ${MAX_TOKENS_LIMIT}]`);
   }
   if (req.jsonSchema !== undefined) {
-    problems.push(...checkJsonSchema(req.jsonSchema).map((p) => `jsonSchema ${p}`));
+    problems.push(...schemaProblems(req.jsonSchema).map((p) => `jsonSchema ${p}`));
+  }
+  return problems;
+}
+
+/**
+ * Problems of a frozen schema, remembered: the worker service hands every request with the same schema text
+ * the same frozen object, and a frozen object cannot change between two checks. Anything else is checked
+ * every time.
+ */
+const frozenSchemaProblems = new WeakMap<object, string[]>();
+
+function schemaProblems(schema: object): string[] {
+  if (!Object.isFrozen(schema)) return checkJsonSchema(schema);
+  let problems = frozenSchemaProblems.get(schema);
+  if (problems === undefined) {
+    problems = checkJsonSchema(schema);
+    frozenSchemaProblems.set(schema, problems);
   }
   return problems;
 }

@@ -52,8 +52,55 @@ function deadlineOf(unixMs: bigint): number | undefined {
   return unixMs > 0n ? Number(unixMs) : undefined;
 }
 
+/** Turns a request's `json_schema` text into a schema. @throws ConclaveError(INVALID_ARGUMENT) */
+export type JsonSchemaParser = (text: string) => JsonSchema;
+
+export function parseJsonSchemaText(text: string): JsonSchema {
+  try {
+    return JSON.parse(text) as JsonSchema;
+  } catch {
+    throw new ConclaveError(ErrorCode.INVALID_ARGUMENT, "json_schema is not valid JSON");
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+/**
+ * A parser that remembers the last `limit` schemas by their text: a deliberation sends the same few schemas
+ * with every request, so each is parsed once, and the backends can key their own per-schema work (checks,
+ * grammars) on the same object. The schemas are deep-frozen because every request with that text shares
+ * one object. Invalid JSON is not remembered (it throws every time).
+ */
+export function cachedJsonSchemaParser(limit = 32): JsonSchemaParser {
+  const cache = new Map<string, JsonSchema>();
+  return (text) => {
+    let schema = cache.get(text);
+    if (schema === undefined) {
+      schema = deepFreeze(parseJsonSchemaText(text));
+      if (cache.size >= limit) {
+        const oldest = cache.keys().next().value;
+        if (oldest !== undefined) cache.delete(oldest);
+      }
+    } else {
+      // Re-inserting keeps the map in least-recently-used order.
+      cache.delete(text);
+    }
+    cache.set(text, schema);
+    return schema;
+  };
+}
+
 /** @throws ConclaveError(INVALID_ARGUMENT) when the JSON schema is not valid JSON. */
-export function toGenerateRequest(req: InferenceRequest): GenerateRequest {
+export function toGenerateRequest(
+  req: InferenceRequest,
+  parseSchema: JsonSchemaParser = parseJsonSchemaText,
+): GenerateRequest {
   const s = req.sampling;
   const sampling: SamplingParams = {
     ...(s?.temperature !== undefined ? { temperature: s.temperature } : {}),
@@ -63,14 +110,7 @@ export function toGenerateRequest(req: InferenceRequest): GenerateRequest {
     ...(s?.repeatPenalty !== undefined ? { repeatPenalty: s.repeatPenalty } : {}),
     ...(s && s.stop.length > 0 ? { stop: [...s.stop] } : {}),
   };
-  let jsonSchema: JsonSchema | undefined;
-  if (req.jsonSchema.length > 0) {
-    try {
-      jsonSchema = JSON.parse(req.jsonSchema) as JsonSchema;
-    } catch {
-      throw new ConclaveError(ErrorCode.INVALID_ARGUMENT, "json_schema is not valid JSON");
-    }
-  }
+  const jsonSchema = req.jsonSchema.length > 0 ? parseSchema(req.jsonSchema) : undefined;
   const deadline = deadlineOf(req.deadlineUnixMs);
   return {
     ...promptOf(req.input),

@@ -1,8 +1,12 @@
 /**
  * The worker's NATS shell around one ModelBackend: serves inference (streamed in batched chunks), scoring,
  * cancellation and drain on its own subjects, answers discovery, and publishes telemetry on join, every
- * interval, on every state change and after every reconnect. Decisions live in the pure modules beside
- * it; this file only wires them to NATS.
+ * interval, on every state change (coalesced to one report per event-loop turn, see state-report.ts) and
+ * after every reconnect. Decisions live in the pure modules beside it; this file only wires them to NATS.
+ *
+ * Cost per request matters (one process may host many workers; a fast model streams hundreds of tokens a
+ * second), so nothing slow runs on the request path: process RSS, backend memory and the hardware probe are
+ * read at start and on the periodic tick only, and state-change reports reuse those readings.
  */
 import { create } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
@@ -31,9 +35,17 @@ import { subjects } from "../../../proto/src/subjects.js";
 import type { ModelBackend } from "../backends/types.js";
 import type { HardwareSnapshot } from "../hardware-probe.js";
 import { sampleFromGeneration, type ThroughputTracker } from "../throughput.js";
-import { createChunkBatcher } from "./chunk-batcher.js";
+import { type ChunkBatcherOptions, createChunkBatcher } from "./chunk-batcher.js";
+import {
+  initialStateReportGate,
+  observeState,
+  reportSent,
+  type StateReportGate,
+  stateReportDue,
+} from "./state-report.js";
 import { buildTelemetry, type RequestCounts } from "./telemetry.js";
 import {
+  cachedJsonSchemaParser,
   toGenerateRequest,
   toInferenceResult,
   toScoreRequest,
@@ -53,18 +65,19 @@ export interface WorkerServiceOptions {
   throughput: ThroughputTracker;
   /** @default 2000 */
   telemetryIntervalMs?: number;
-  /** Hardware edge; called before each telemetry report (cheap probes only). */
+  /** Hardware edge; started from the periodic telemetry tick, never from the request path. */
   probe?: () => Promise<HardwareSnapshot>;
   /** How often the hardware probe runs at most. @default 10000 */
   probeIntervalMs?: number;
   labels?: Record<string, string>;
   /** Wire backend kind override (the scripted test backend reports itself honestly). */
   backendKind?: BackendKind;
-  /** Chunk batching. @default { maxChars: 512, maxDelayMs: 25 } */
-  chunk?: { maxChars?: number; maxDelayMs?: number };
+  /** Chunk batching (see chunk-batcher.ts for the defaults). */
+  chunk?: Pick<ChunkBatcherOptions, "maxChars" | "firstDelayMs" | "maxDelayMs">;
   /** How long a drain waits for in-flight work before cancelling it. @default 60000 */
   drainGraceMs?: number;
   now?: () => number;
+  /** Process RSS in bytes; read on the periodic tick only. @default process.memoryUsage.rss */
   rss?: () => number;
 }
 
@@ -96,10 +109,14 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
   const startedAtMs = now();
   const descriptor: ModelDescriptor = toWireDescriptor(backend.descriptor(), options.backendKind);
   const counts: RequestCounts = { completed: 0, failed: 0, cancelled: 0, rejectedBusy: 0, lastError: "" };
+  const telemetrySubject = subjects.telemetry(workerId);
+  const labels = options.labels ?? {};
+  const parseSchema = cachedJsonSchemaParser();
   const inFlight = new Map<string, InFlight>();
   let phase: WorkerPhase = "serving";
   let sequence = 0;
-  let lastState: WorkerState | undefined;
+  let gate: StateReportGate = initialStateReportGate;
+  let reportScheduled = false;
   let hardware: HardwareSnapshot | undefined;
   let lastProbeAt = 0;
   let probing = false;
@@ -119,13 +136,17 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
       });
   };
 
+  /** Readings that cost a syscall or a native call: taken on the periodic tick, reused in between. */
+  const takeReadings = () => ({ memory: backend.memory(), processRssBytes: rss() });
+  let readings = takeReadings();
+
   const currentState = (): WorkerState => reportedState(phase, backend.slotStats());
 
   const publishTelemetry = (): void => {
     if (nc.isClosed()) return;
-    refreshHardware();
-    const state = currentState();
-    lastState = state;
+    const slots = backend.slotStats();
+    const state = reportedState(phase, slots);
+    gate = reportSent(state);
     sequence += 1;
     const report = buildTelemetry({
       workerId,
@@ -134,27 +155,53 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
       state,
       model: descriptor,
       hardware,
-      memory: backend.memory(),
-      processRssBytes: rss(),
+      memory: readings.memory,
+      processRssBytes: readings.processRssBytes,
       throughput: options.throughput.snapshot(),
-      slots: backend.slotStats(),
+      slots,
       requests: counts,
       sequence,
       nowMs: now(),
       intervalMs,
       startedAtMs,
-      labels: options.labels ?? {},
+      labels,
     });
     try {
-      publishMessage(nc, subjects.telemetry(workerId), codecs.telemetry, report);
+      publishMessage(nc, telemetrySubject, codecs.telemetry, report);
     } catch (err) {
       log.warn({ err }, "telemetry publish failed");
     }
   };
 
-  /** Publishes at once when the reported state changed (busy/ready flips, drain, leave). */
-  const onMaybeStateChange = (): void => {
-    if (currentState() !== lastState) publishTelemetry();
+  /** The periodic report: the only place the slow readings and the hardware probe are refreshed. */
+  const publishPeriodicTelemetry = (): void => {
+    refreshHardware();
+    readings = takeReadings();
+    publishTelemetry();
+  };
+
+  /** Sends the state report if one is owed (else nothing: another report already carried the state). */
+  const settleStateReport = (): void => {
+    if (stateReportDue(gate)) publishTelemetry();
+  };
+
+  const flushStateReport = (): void => {
+    reportScheduled = false;
+    settleStateReport();
+  };
+
+  /**
+   * Notes the state after any change (slot taken or freed, request settled). The report itself goes out at
+   * the end of this event-loop turn (setImmediate), once, with the state current by then — or earlier, right
+   * behind a request's final frame (settleStateReport), so that both leave in one socket write.
+   */
+  const onMaybeStateChange = (state: WorkerState = currentState()): void => {
+    const next = observeState(gate, state);
+    gate = next.gate;
+    if (next.schedule && !reportScheduled) {
+      reportScheduled = true;
+      setImmediate(flushStateReport);
+    }
   };
 
   const fail = (err: unknown): void => {
@@ -227,7 +274,7 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
       : undefined;
     const work = (async () => {
       try {
-        const genReq = toGenerateRequest(req);
+        const genReq = toGenerateRequest(req, parseSchema);
         const result = await backend.generate(genReq, {
           signal: controller.signal,
           ...(batcher ? { onText: (piece: string) => batcher.push(piece) } : {}),
@@ -251,6 +298,9 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
         log.debug({ err, requestId }, "inference failed");
         sendFrame(reply, create(InferenceFrameSchema, { frame: { case: "error", value: toWireError(err) } }));
       }
+      // The slot was freed before the backend returned: the "ready" report (with this request counted) goes
+      // out now, in the same socket write as the final frame, instead of in a write of its own.
+      settleStateReport();
     })();
     track(requestId, controller, work);
   };
@@ -289,6 +339,7 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
           create(ScoreReplySchema, { reply: { case: "error", value: toWireError(err) } }),
         );
       }
+      settleStateReport();
     })();
     track(requestId, controller, work);
   };
@@ -389,8 +440,8 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
     }),
   );
 
-  const stopSlotWatch = backend.onSlotChange(() => onMaybeStateChange());
-  const telemetryTimer = setInterval(publishTelemetry, intervalMs);
+  const stopSlotWatch = backend.onSlotChange((slots) => onMaybeStateChange(reportedState(phase, slots)));
+  const telemetryTimer = setInterval(publishPeriodicTelemetry, intervalMs);
 
   // After a reconnect the broker may be a fresh process: announce ourselves at once.
   void (async () => {
