@@ -123,10 +123,23 @@ export async function serveChatCompletion(
     return;
   }
   const meta = completionMeta(accepted, request.modelId);
-  const signal = AbortSignal.any([clientGone.signal, deps.shutdown]);
-  const job = request.stream
-    ? await streamJob(deps, request, res, accepted.jobId, meta, signal)
-    : await finishedJob(jobs, accepted.jobId, signal, () => {});
+  // Client gone or coordinator stopping. Not AbortSignal.any: on Node 20 a signal combined with the
+  // long-lived shutdown signal is never released, so every request would leak one.
+  const stop = new AbortController();
+  const onStop = () => stop.abort();
+  clientGone.signal.addEventListener("abort", onStop, { once: true });
+  deps.shutdown.addEventListener("abort", onStop, { once: true });
+  if (clientGone.signal.aborted || deps.shutdown.aborted) onStop();
+  const signal = stop.signal;
+  let job: Awaited<ReturnType<typeof finishedJob>>;
+  try {
+    job = request.stream
+      ? await streamJob(deps, request, res, accepted.jobId, meta, signal)
+      : await finishedJob(jobs, accepted.jobId, signal, () => {});
+  } finally {
+    deps.shutdown.removeEventListener("abort", onStop);
+    clientGone.signal.removeEventListener("abort", onStop);
+  }
   finished = job !== undefined;
   reqLog.info(
     {
