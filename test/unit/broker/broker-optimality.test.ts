@@ -188,6 +188,32 @@ function violations(workers: readonly BrokerWorker[], req: PlanRequest, p: Plan)
   return out;
 }
 
+/**
+ * Asserts that plan() agrees with brute force on one instance: proven exact, the same feasibility, the
+ * optimal value and compute, no constraint broken, seat values summing to the total (decay shares are a
+ * partition of the value). Returns whether the instance was feasible.
+ */
+function expectBruteForceOptimum(workers: readonly BrokerWorker[], req: PlanRequest): boolean {
+  const brute = bruteForce(workers, req);
+  const p = plan(workers, req);
+  expect(p.search.exact).toBe(true);
+  if (!brute.feasible) {
+    expect(p.status).toBe("infeasible");
+    return false;
+  }
+  expect(p.status).toBe("ok");
+  if (p.status !== "ok") return true;
+  expect(p.totals.value).toBeCloseTo(brute.value, 7);
+  expect(p.search.upperBound).toBeCloseTo(p.totals.value, 7);
+  expect(Math.abs(p.totals.computeSeconds - brute.seconds)).toBeLessThanOrEqual(
+    TOL * Math.max(1, brute.seconds),
+  );
+  expect(violations(workers, req, p)).toEqual([]);
+  const sum = p.seats.reduce((s, x) => s + x.value, 0);
+  expect(sum).toBeCloseTo(p.totals.value, 9);
+  return true;
+}
+
 const qualityArb = fc.constantFrom(0, 0.3, 0.5, 0.7, 0.9);
 const workerArb = fc.record({
   model: fc.integer({ min: 0, max: 3 }),
@@ -299,26 +325,8 @@ describe("broker exact solve vs brute force", () => {
     fc.assert(
       fc.property(instanceArb, (inst) => {
         const { workers, req } = build(inst);
-        const brute = bruteForce(workers, req);
-        const p = plan(workers, req);
-        expect(p.search.exact).toBe(true);
-        if (!brute.feasible) {
-          infeasibleSeen++;
-          expect(p.status).toBe("infeasible");
-          return;
-        }
-        feasibleSeen++;
-        expect(p.status).toBe("ok");
-        if (p.status !== "ok") return;
-        expect(p.totals.value).toBeCloseTo(brute.value, 7);
-        expect(p.search.upperBound).toBeCloseTo(p.totals.value, 7);
-        expect(Math.abs(p.totals.computeSeconds - brute.seconds)).toBeLessThanOrEqual(
-          TOL * Math.max(1, brute.seconds),
-        );
-        expect(violations(workers, req, p)).toEqual([]);
-        // The seat values add up to the total (decay shares are a partition of the value).
-        const sum = p.seats.reduce((s, x) => s + x.value, 0);
-        expect(sum).toBeCloseTo(p.totals.value, 9);
+        if (expectBruteForceOptimum(workers, req)) feasibleSeen++;
+        else infeasibleSeen++;
       }),
       { numRuns: 300, seed: 20250611 },
     );
@@ -433,24 +441,7 @@ describe("broker exact solve vs brute force, pools of interchangeable workers", 
       fc.property(cloneInstanceArb, (inst) => {
         const { workers, req } = buildClones(inst);
         if (new Set(workers.map((w) => w.modelKey)).size < workers.length) sharedModel++;
-        const brute = bruteForce(workers, req);
-        const p = plan(workers, req);
-        expect(p.search.exact).toBe(true);
-        if (!brute.feasible) {
-          expect(p.status).toBe("infeasible");
-          return;
-        }
-        feasibleSeen++;
-        expect(p.status).toBe("ok");
-        if (p.status !== "ok") return;
-        expect(p.totals.value).toBeCloseTo(brute.value, 7);
-        expect(p.search.upperBound).toBeCloseTo(p.totals.value, 7);
-        expect(Math.abs(p.totals.computeSeconds - brute.seconds)).toBeLessThanOrEqual(
-          TOL * Math.max(1, brute.seconds),
-        );
-        expect(violations(workers, req, p)).toEqual([]);
-        const sum = p.seats.reduce((s, x) => s + x.value, 0);
-        expect(sum).toBeCloseTo(p.totals.value, 9);
+        if (expectBruteForceOptimum(workers, req)) feasibleSeen++;
       }),
       { numRuns: 300, seed: 20250612 },
     );
