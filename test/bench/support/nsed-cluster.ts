@@ -20,6 +20,7 @@ import {
 import { silentLogger } from "../../../proto/src/logger.js";
 import { type NatsServerHandle, startNatsServer } from "../../support/nats-server.js";
 import { pollUntil } from "../../support/poll.js";
+import { median } from "./report.js";
 import { type ScriptedPool, startScriptedPool } from "./scripted-pool.js";
 import type { CallRecord, PoolConfig } from "./scripted-pool-protocol.js";
 
@@ -223,11 +224,7 @@ export function roundsFrom(
 
 /** Median of each phase over rounds, named for a report's JSON line. */
 export function phaseMedians(rounds: readonly RoundRun[]): Record<string, number> {
-  const m = (k: keyof RoundPhases) => {
-    const xs = rounds.map((r) => r.phases[k]).sort((a, b) => a - b);
-    const mid = Math.floor(xs.length / 2);
-    return xs.length === 0 ? Number.NaN : xs.length % 2 ? xs[mid]! : (xs[mid - 1]! + xs[mid]!) / 2;
-  };
+  const m = (k: keyof RoundPhases) => median(rounds.map((r) => r.phases[k]));
   return {
     leadMsP50: m("leadMs"),
     proposeStaggerMsP50: m("proposeStaggerMs"),

@@ -73,6 +73,46 @@ export async function acquireSeats(
 }
 
 /**
+ * Asks for seats beside the ones the job keeps (`stillSeated`, one entry per seat: the provider subtracts
+ * each from the worker's free slots); a provider failure is logged and answered with no seats.
+ */
+async function askLeniently(
+  rt: JobRuntime,
+  round: number,
+  roles: readonly RoleDemand[],
+  stillSeated: readonly SeatInfo[],
+  what: string,
+): Promise<SeatInfo[]> {
+  try {
+    return await ask(rt, {
+      strategy: rt.spec.strategy,
+      roles,
+      excludeWorkerIds: rt.book.faultedWorkerIds,
+      seatedWorkerIds: stillSeated.map((s) => s.seat.workerId),
+      round,
+    });
+  } catch (e) {
+    rt.checkCancelled();
+    if (e instanceof JobStop) throw e;
+    rt.log(`${what} for round ${round} failed: ${providerMessage(e)}`);
+    return [];
+  }
+}
+
+/** The first `count` offers for `role` the job can use: never a worker that failed it. */
+function usableOffers(
+  rt: JobRuntime,
+  offered: readonly SeatInfo[],
+  role: SeatRole,
+  count: number,
+): SeatInfo[] {
+  return offered
+    .filter((s) => s.seat.role === role && !rt.book.isFaulted(s.seat.workerId))
+    .filter((s) => unusableReason(s, role) === undefined)
+    .slice(0, count);
+}
+
+/**
  * Fresh seats for failed ones, never on a worker that failed this job; `stillSeated` are the seats the job
  * keeps (every one of them: a worker holding two seats is passed twice, so a provider counting its free
  * slots does not stack a third seat on it). Records a RESEATED fault per replacement. May return fewer than
@@ -88,29 +128,10 @@ export async function reseat(
   const byRole = new Map<SeatRole, SeatInfo[]>();
   for (const s of failed) byRole.set(s.seat.role, [...(byRole.get(s.seat.role) ?? []), s]);
   const demands: RoleDemand[] = [...byRole].map(([role, seats]) => ({ role, count: seats.length, min: 0 }));
-  let offered: SeatInfo[] = [];
-  try {
-    offered = await ask(rt, {
-      strategy: rt.spec.strategy,
-      roles: demands,
-      excludeWorkerIds: rt.book.faultedWorkerIds,
-      // One entry per seat, duplicates kept: the provider subtracts each from the worker's free slots.
-      seatedWorkerIds: stillSeated.map((s) => s.seat.workerId),
-      round,
-    });
-  } catch (e) {
-    rt.checkCancelled();
-    if (e instanceof JobStop) throw e;
-    rt.log(`re-seating for round ${round} failed: ${providerMessage(e)}`);
-    return [];
-  }
+  const offered = await askLeniently(rt, round, demands, stillSeated, "re-seating");
   const fresh: SeatInfo[] = [];
   for (const [role, old] of byRole) {
-    const mine = offered
-      .filter((s) => s.seat.role === role && !rt.book.isFaulted(s.seat.workerId))
-      .filter((s) => unusableReason(s, role) === undefined)
-      .slice(0, old.length);
-    mine.forEach((s, k) => {
+    usableOffers(rt, offered, role, old.length).forEach((s, k) => {
       const seat = rt.book.assign(s, role);
       const replaced = old[k];
       if (replaced !== undefined) {
@@ -140,26 +161,15 @@ export async function growSeats(
   stillSeated: readonly SeatInfo[],
 ): Promise<SeatInfo[]> {
   if (count <= 0) return [];
-  let offered: SeatInfo[] = [];
-  try {
-    offered = await ask(rt, {
-      strategy: rt.spec.strategy,
-      roles: [{ role, count, min: 0 }],
-      excludeWorkerIds: rt.book.faultedWorkerIds,
-      seatedWorkerIds: stillSeated.map((s) => s.seat.workerId),
-      round,
-    });
-  } catch (e) {
-    rt.checkCancelled();
-    if (e instanceof JobStop) throw e;
-    rt.log(`looking for more ${roleName(role)} seats for round ${round} failed: ${providerMessage(e)}`);
-    return [];
-  }
-  const usable = offered
-    .filter((s) => s.seat.role === role && !rt.book.isFaulted(s.seat.workerId))
-    .filter((s) => unusableReason(s, role) === undefined)
-    .slice(0, count);
-  return usable.map((s) => {
+  const demand = [{ role, count, min: 0 }];
+  const offered = await askLeniently(
+    rt,
+    round,
+    demand,
+    stillSeated,
+    `looking for more ${roleName(role)} seats`,
+  );
+  return usableOffers(rt, offered, role, count).map((s) => {
     const seat = rt.book.assign(s, role);
     rt.log(
       `${seat.seat.seatId} joins from round ${round} on worker ${seat.seat.workerId} (the pool changed)`,
