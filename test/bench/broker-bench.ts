@@ -11,7 +11,7 @@ import type { BrokerWorker, PlanRequest } from "../../coordinator/src/broker/typ
 import { seededRandom } from "../../coordinator/src/deliberation/random.js";
 import type { Ability } from "../../coordinator/src/profiles/types.js";
 import type { WorkerId } from "../../proto/src/ids.js";
-import { EIGHT_ROLES } from "./support/broker-scenarios.js";
+import { EIGHT_ROLES_BUDGETED, EIGHT_ROLES_STRESS } from "./support/broker-scenarios.js";
 
 const CATALOG = [
   { family: "qwen2", tags: ["general", "math", "code", "review", "chat"], q: 0.62 },
@@ -83,27 +83,11 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: "8 roles, latency 60 s, compute 120 s, cap 3",
-    request: {
-      roles: EIGHT_ROLES,
-      domain: "math",
-      tokens: { prompt: 800, completion: 300 },
-      latencyBudgetSeconds: 60,
-      computeBudgetSeconds: 120,
-      diversityCap: 3,
-    },
+    request: EIGHT_ROLES_BUDGETED,
   },
   {
     name: "8 roles, tight compute 40 s + energy 6 kJ, cap 2 (stress)",
-    request: {
-      roles: EIGHT_ROLES,
-      domain: "code",
-      tokens: { prompt: 800, completion: 300 },
-      latencyBudgetSeconds: 45,
-      computeBudgetSeconds: 40,
-      energyBudgetJoules: 6000,
-      assumedPowerWatts: 150,
-      diversityCap: 2,
-    },
+    request: EIGHT_ROLES_STRESS,
   },
 ];
 

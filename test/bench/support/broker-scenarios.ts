@@ -22,6 +22,28 @@ export const EIGHT_ROLES: RoleSpec[] = [
   { name: "chairman", min: 0, max: 1, agent: false, weight: 0.5, tokens: { prompt: 2500, completion: 300 } },
 ];
 
+/** Eight roles under a latency and a compute budget with a family cap (both broker benches use it). */
+export const EIGHT_ROLES_BUDGETED: PlanRequest = {
+  roles: EIGHT_ROLES,
+  domain: "math",
+  tokens: { prompt: 800, completion: 300 },
+  latencyBudgetSeconds: 60,
+  computeBudgetSeconds: 120,
+  diversityCap: 3,
+};
+
+/** Eight roles under tight compute and energy budgets with a family cap of 2. */
+export const EIGHT_ROLES_STRESS: PlanRequest = {
+  roles: EIGHT_ROLES,
+  domain: "code",
+  tokens: { prompt: 800, completion: 300 },
+  latencyBudgetSeconds: 45,
+  computeBudgetSeconds: 40,
+  energyBudgetJoules: 6000,
+  assumedPowerWatts: 150,
+  diversityCap: 2,
+};
+
 /** What `conclave plan --agents 8` and an 8-agent NSED job ask the broker for. */
 export const NSED_SPEC = create(JobSpecSchema, {
   task: "plan preview",
@@ -77,27 +99,11 @@ export const BROKER_SCENARIOS: readonly BrokerScenario[] = [
   },
   {
     name: "8 roles, latency 60 s, compute 120 s, family cap 3",
-    solve: direct({
-      roles: EIGHT_ROLES,
-      domain: "math",
-      tokens: { prompt: 800, completion: 300 },
-      latencyBudgetSeconds: 60,
-      computeBudgetSeconds: 120,
-      diversityCap: 3,
-    }),
+    solve: direct(EIGHT_ROLES_BUDGETED),
   },
   {
     name: "8 roles, compute 40 s, energy 6 kJ, family cap 2",
-    solve: direct({
-      roles: EIGHT_ROLES,
-      domain: "code",
-      tokens: { prompt: 800, completion: 300 },
-      latencyBudgetSeconds: 45,
-      computeBudgetSeconds: 40,
-      energyBudgetJoules: 6000,
-      assumedPowerWatts: 150,
-      diversityCap: 2,
-    }),
+    solve: direct(EIGHT_ROLES_STRESS),
   },
 ];
 
