@@ -91,15 +91,20 @@ export function parseJsonLenient(
   text: string,
 ): { ok: true; value: unknown } | { ok: false; problem: string } {
   const trimmed = text.trim();
-  const candidates = [trimmed];
-  const fenced = /```(?:json)?\s*([\s\S]*?)```/i.exec(trimmed);
-  if (fenced?.[1] !== undefined) candidates.push(fenced[1].trim());
-  const first = trimmed.indexOf("{");
-  const last = trimmed.lastIndexOf("}");
-  if (first >= 0 && last > first) candidates.push(trimmed.slice(first, last + 1));
+  // Each reading is tried only when the ones before it failed (grammar-constrained output is plain JSON).
+  const readings: Array<() => string | undefined> = [
+    () => trimmed,
+    () => /```(?:json)?\s*([\s\S]*?)```/i.exec(trimmed)?.[1]?.trim(),
+    () => {
+      const first = trimmed.indexOf("{");
+      const last = trimmed.lastIndexOf("}");
+      return first >= 0 && last > first ? trimmed.slice(first, last + 1) : undefined;
+    },
+  ];
   let problem = "output is empty";
-  for (const c of candidates) {
-    if (c === "") continue;
+  for (const read of readings) {
+    const c = read();
+    if (c === undefined || c === "") continue;
     try {
       return { ok: true, value: JSON.parse(c) };
     } catch (e) {

@@ -15,10 +15,11 @@ export function makeNonce(random: Random): string {
 
 /** Makes text safe to place inside a fence with this nonce. */
 export function neutralise(text: string, nonce: string): string {
-  const noNonce = nonce === "" ? text : text.split(nonce).join("[nonce]");
-  return noNonce
-    .replace(/<{3,}/g, (m) => "‹".repeat(m.length))
-    .replace(/>{3,}/g, (m) => "›".repeat(m.length));
+  // Peer text almost never holds a marker: look before building new strings (a round fences ~N² texts).
+  let out = nonce !== "" && text.includes(nonce) ? text.split(nonce).join("[nonce]") : text;
+  if (out.includes("<<<")) out = out.replace(/<{3,}/g, (m) => "‹".repeat(m.length));
+  if (out.includes(">>>")) out = out.replace(/>{3,}/g, (m) => "›".repeat(m.length));
+  return out;
 }
 
 /** Labels are ours (aliases, headings), but keep them on one line and free of markers too. */

@@ -95,6 +95,21 @@ export function clip(text: string, limit: number): string {
   return limit <= 1 ? "…".slice(0, limit) : `${text.slice(0, limit - 1)}…`;
 }
 
+/**
+ * An entry's answer on one line. Every agent's view of a round shows the same entries: collapse each once
+ * (the entries of a round are built once and never changed).
+ */
+const oneLineAnswers = new WeakMap<RoundEntry, string>();
+
+function answerLine(e: RoundEntry): string {
+  let line = oneLineAnswers.get(e);
+  if (line === undefined) {
+    line = e.answer.replace(/\s+/g, " ");
+    oneLineAnswers.set(e, line);
+  }
+  return line;
+}
+
 function signed(x: number): string {
   return `${x >= 0 ? "+" : ""}${x.toFixed(2)}`;
 }
@@ -214,7 +229,7 @@ function buildSections(input: StateViewInput, o: StateViewOptions): Section[] {
         const rows = last.entries.map((e, k) => {
           const tag =
             e.seatId === last.winnerSeatId ? " (winner)" : e.seatId === input.seatId ? " (yours)" : "";
-          return `${k + 1}. ${signed(e.netSupport)}${tag}: ${clip(e.answer.replace(/\s+/g, " "), l)}`;
+          return `${k + 1}. ${signed(e.netSupport)}${tag}: ${clip(answerLine(e), l)}`;
         });
         return `## Scores last round (net support, best first)\n${fence("scores", rows.join("\n"), n)}`;
       },
@@ -235,7 +250,7 @@ function buildSections(input: StateViewInput, o: StateViewOptions): Section[] {
         const lines = older.map(({ m, w }) => {
           const win = m.entries.find((e) => e.seatId === m.winnerSeatId);
           const chars = Math.max(8, Math.round(Math.min(l, SUMMARY_CHARS) * w));
-          return `Round ${m.round} (conviction ${m.conviction.toFixed(2)}): ${clip((win?.answer ?? "").replace(/\s+/g, " "), chars)}`;
+          return `Round ${m.round} (conviction ${m.conviction.toFixed(2)}): ${clip(win !== undefined ? answerLine(win) : "", chars)}`;
         });
         return `## Earlier rounds (older memories fade)\n${fence("earlier winners", lines.join("\n"), n)}`;
       },
@@ -244,22 +259,22 @@ function buildSections(input: StateViewInput, o: StateViewOptions): Section[] {
   return sections;
 }
 
-/** The largest limit in [lo, hi] whose rendering fits in `cap` tokens, or undefined. */
-function fitLimit(section: Section, cap: number, count: TokenCounter): string | undefined {
-  const fits = (l: number) => {
-    const text = section.render(l);
-    return count(`\n\n${text}`) <= cap ? text : undefined;
-  };
-  const full = fits(section.maxLimit);
-  if (full !== undefined) return full;
+/**
+ * The largest limit in [minLimit, maxLimit] whose rendering fits in `cap` tokens, or undefined. `full` is
+ * the rendering at maxLimit (the common case: it fits, and nothing else is rendered).
+ */
+function fitLimit(section: Section, full: string, cap: number, count: TokenCounter): string | undefined {
+  const fits = (text: string) => count(`\n\n${text}`) <= cap;
+  if (fits(full)) return full;
   let lo = section.minLimit;
   let hi = section.maxLimit - 1;
-  let best = lo <= hi ? fits(lo) : undefined;
-  if (best === undefined) return undefined;
+  if (lo > hi) return undefined;
+  let best = section.render(lo);
+  if (!fits(best)) return undefined;
   while (lo < hi) {
     const mid = Math.ceil((lo + hi) / 2);
-    const text = fits(mid);
-    if (text !== undefined) {
+    const text = section.render(mid);
+    if (fits(text)) {
       best = text;
       lo = mid;
     } else hi = mid - 1;
@@ -269,23 +284,23 @@ function fitLimit(section: Section, cap: number, count: TokenCounter): string | 
 
 /** Builds one agent's view within the hard token budget. */
 export function buildStateView(input: StateViewInput, o: StateViewOptions): StateView {
-  const task = `## Task\n${input.task}`;
-  const parts = [{ name: "task", text: task }];
+  const parts = [{ name: "task", text: `## Task\n${input.task}` }];
+  let joined = parts[0]?.text ?? "";
   let truncated = false;
   for (const s of buildSections(input, o)) {
-    const used = o.countTokens(parts.map((p) => p.text).join("\n\n"));
-    const cap = Math.min(o.tokenBudget - used, s.cap ?? Number.POSITIVE_INFINITY);
+    const cap = Math.min(o.tokenBudget - o.countTokens(joined), s.cap ?? Number.POSITIVE_INFINITY);
     const full = s.render(s.maxLimit);
-    const text = fitLimit(s, cap, o.countTokens);
+    const text = fitLimit(s, full, cap, o.countTokens);
     if (text === undefined) {
       truncated = true;
       continue;
     }
     if (text !== full) truncated = true;
     parts.push({ name: s.name, text });
+    joined += `\n\n${text}`;
   }
   // A counter that is not additive could still overshoot: drop from the lowest priority until it fits.
-  let text = parts.map((p) => p.text).join("\n\n");
+  let text = joined;
   while (parts.length > 1 && o.countTokens(text) > o.tokenBudget) {
     parts.pop();
     truncated = true;

@@ -18,9 +18,21 @@ export function chatPrompt(system: string, user: string): PromptInput {
   };
 }
 
+/**
+ * A chat prompt's text, by prompt: one prompt is counted several times on its way out (fitting, planning,
+ * recording), and prompts are never changed once built.
+ */
+const chatTexts = new WeakMap<readonly ChatMessage[], string>();
+
 /** All the text of a prompt, for token counting and audits. */
 export function promptText(input: PromptInput): string {
-  return input.kind === "raw" ? input.prompt : input.messages.map((m) => m.content).join("\n");
+  if (input.kind === "raw") return input.prompt;
+  let text = chatTexts.get(input.messages);
+  if (text === undefined) {
+    text = input.messages.map((m) => m.content).join("\n");
+    chatTexts.set(input.messages, text);
+  }
+  return text;
 }
 
 /** Replaces `{name}` placeholders; unknown placeholders stay as they are. */

@@ -27,11 +27,19 @@ function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/**
+ * How long a phase may keep building prompts before it lets the requests built so far leave. NATS flushes
+ * at the end of a turn of the event loop, one socket write per turn: cheap prompts go out together in one
+ * write, while a slow prompt never holds back the requests built before it by more than this.
+ */
+export const SEND_SLICE_MS = 1;
+
 export async function runPhase<T>(
   rt: JobRuntime,
   round: number,
   seats: readonly SeatInfo[],
   work: (seat: SeatInfo) => Promise<T>,
+  sliceMs = SEND_SLICE_MS,
 ): Promise<PhaseResult<T>> {
   const failed: SeatInfo[] = [];
   const invalid: SeatInfo[] = [];
@@ -52,11 +60,15 @@ export async function runPhase<T>(
     }
   };
   const tasks: Promise<T | typeof FAILED>[] = [];
+  let sliceStart = performance.now();
   for (const seat of seats) {
-    // A request leaves only when the current turn of the event loop ends (NATS flushes then). Yielding
-    // between seats sends each request as soon as its prompt is built, so the first workers are already
-    // generating while later prompts are still being built, instead of all waiting for the last one.
-    if (tasks.length > 0) await nextTurn();
+    // A request leaves only when the current turn of the event loop ends (NATS flushes then). Yielding once
+    // a slice is used up sends what is built so far, so the first workers are already generating while
+    // later prompts are still being built, instead of all waiting for the last one.
+    if (tasks.length > 0 && performance.now() - sliceStart >= sliceMs) {
+      await nextTurn();
+      sliceStart = performance.now();
+    }
     tasks.push(runSeat(seat));
   }
   const results = await Promise.all(tasks);
