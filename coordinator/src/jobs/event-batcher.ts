@@ -5,18 +5,28 @@
  * flight (or within the same turn of the event loop) leave together in the next write, so the batch size
  * adapts to the broker's round-trip time with no timer to tune. Every append still resolves only once its
  * own event is acknowledged, in order.
+ *
+ * Events are encoded when their write is put together, never while they are appended: the engine emits
+ * from the middle of a round, and what it does next (the next prompt, the next round) should not wait for
+ * protobuf encoding that only the broker needs.
  */
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 
-/** One encoded event waiting for its write. */
+/** One event waiting for its write. */
 export interface PendingFrame {
   sequence: bigint;
-  /** The event's own protobuf encoding. */
+  /** The event's own protobuf encoding; called once, when the event's write is put together. */
+  encode(): Uint8Array;
+}
+
+/** An event ready to be written. */
+export interface EncodedFrame {
+  sequence: bigint;
   bytes: Uint8Array;
 }
 
 /** Writes one batch (frames in sequence order) durably; rejects when it could not. */
-export type BatchWriter = (jobId: string, frames: readonly PendingFrame[]) => Promise<void>;
+export type BatchWriter = (jobId: string, frames: readonly EncodedFrame[]) => Promise<void>;
 
 /**
  * How many frames from the front of the queue go in the next write: as many as fit in `maxBytes`, and
@@ -46,6 +56,8 @@ export function encodeEventBatch(frames: readonly { bytes: Uint8Array }[]): Uint
 }
 
 interface Waiting extends PendingFrame {
+  /** Set once encoded. */
+  bytes?: Uint8Array;
   resolve(): void;
   reject(err: unknown): void;
 }
@@ -57,6 +69,26 @@ interface JobQueue {
   busy: boolean;
 }
 
+/**
+ * Encodes every waiting frame that is not encoded yet; a frame that cannot be encoded is rejected and
+ * leaves the queue (the others still go). Returns the frames still waiting, all encoded.
+ */
+function encodeWaiting(waiting: readonly Waiting[]): Array<Waiting & EncodedFrame> {
+  const out: Array<Waiting & EncodedFrame> = [];
+  for (const f of waiting) {
+    if (f.bytes === undefined) {
+      try {
+        f.bytes = f.encode();
+      } catch (err) {
+        f.reject(err);
+        continue;
+      }
+    }
+    out.push(f as Waiting & EncodedFrame);
+  }
+  return out;
+}
+
 export class EventBatcher {
   readonly #queues = new Map<string, JobQueue>();
 
@@ -66,7 +98,7 @@ export class EventBatcher {
     private readonly defer: (fn: () => void) => void = setImmediate,
   ) {}
 
-  /** Queues one encoded event; resolves when the write that carries it is acknowledged. */
+  /** Queues one event; resolves when the write that carries it is acknowledged. */
   append(jobId: string, frame: PendingFrame): Promise<void> {
     let q = this.#queues.get(jobId);
     if (!q) {
@@ -74,7 +106,9 @@ export class EventBatcher {
       this.#queues.set(jobId, q);
     }
     const queue = q;
-    const done = new Promise<void>((resolve, reject) => queue.waiting.push({ ...frame, resolve, reject }));
+    const done = new Promise<void>((resolve, reject) =>
+      queue.waiting.push({ sequence: frame.sequence, encode: frame.encode, resolve, reject }),
+    );
     if (!queue.busy) {
       queue.busy = true;
       // The rest of this turn's events join the first write.
@@ -92,7 +126,10 @@ export class EventBatcher {
 
   async #drain(jobId: string, q: JobQueue): Promise<void> {
     while (q.waiting.length > 0) {
-      const batch = q.waiting.splice(0, framesForNextWrite(q.waiting, this.maxBytes));
+      const ready = encodeWaiting(q.waiting);
+      q.waiting = ready;
+      if (ready.length === 0) break;
+      const batch = ready.splice(0, framesForNextWrite(ready, this.maxBytes));
       q.writing = batch.length;
       try {
         await this.write(jobId, batch);

@@ -147,7 +147,7 @@ export async function openJobStore(nc: NatsConnection, options: JobStoreOptions 
       }
       return batcher.append(event.jobId, {
         sequence: event.sequence,
-        bytes: toBinary(JobEventSchema, event),
+        encode: () => toBinary(JobEventSchema, event),
       });
     },
     async putJob(job) {

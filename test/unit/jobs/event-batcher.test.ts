@@ -1,6 +1,7 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import {
+  type EncodedFrame,
   EventBatcher,
   encodeEventBatch,
   framesForNextWrite,
@@ -8,7 +9,7 @@ import {
 } from "../../../coordinator/src/jobs/event-batcher.js";
 import { JobEventBatchSchema, JobEventSchema } from "../../../proto/gen/conclave/v1/deliberation_pb.js";
 
-function frame(sequence: number, message = `e${sequence}`): PendingFrame {
+function encoded(sequence: number, message = `e${sequence}`): EncodedFrame {
   const event = create(JobEventSchema, {
     jobId: "job_a",
     sequence: BigInt(sequence),
@@ -17,10 +18,14 @@ function frame(sequence: number, message = `e${sequence}`): PendingFrame {
   return { sequence: BigInt(sequence), bytes: toBinary(JobEventSchema, event) };
 }
 
+function frame(sequence: number, message = `e${sequence}`): PendingFrame {
+  return { sequence: BigInt(sequence), encode: () => encoded(sequence, message).bytes };
+}
+
 /** A writer whose writes complete only when the test says so. */
 function manualWriter() {
   const writes: Array<{ jobId: string; sequences: number[]; done(): void; fail(e: Error): void }> = [];
-  const write = (jobId: string, frames: readonly PendingFrame[]) =>
+  const write = (jobId: string, frames: readonly EncodedFrame[]) =>
     new Promise<void>((resolve, reject) =>
       writes.push({ jobId, sequences: frames.map((f) => Number(f.sequence)), done: resolve, fail: reject }),
     );
@@ -56,7 +61,7 @@ describe("framesForNextWrite", () => {
 
 describe("encodeEventBatch", () => {
   it("is the wire form of JobEventBatch: it decodes to the same events in order", () => {
-    const frames = [frame(1), frame(2, "x".repeat(300)), frame(3, "")];
+    const frames = [encoded(1), encoded(2, "x".repeat(300)), encoded(3, "")];
     const batch = fromBinary(JobEventBatchSchema, encodeEventBatch(frames));
     expect(batch.events.map((e) => Number(e.sequence))).toEqual([1, 2, 3]);
     expect(batch.events[1]?.event.case === "log" && batch.events[1].event.value.message).toBe(
@@ -106,7 +111,7 @@ describe("EventBatcher", () => {
   it("splits a burst larger than the size limit into several writes", async () => {
     const w = manualWriter();
     const d = manualDefer();
-    const size = frame(1).bytes.length + 6;
+    const size = encoded(1).bytes.length + 6;
     const b = new EventBatcher(w.write, size * 2, d.defer);
     for (const s of [1, 2, 3, 4, 5]) void b.append("job_a", frame(s));
     d.flush();
@@ -132,5 +137,51 @@ describe("EventBatcher", () => {
     expect(w.writes[1]?.sequences).toEqual([3]);
     w.writes[1]?.done();
     await expect(later).resolves.toBeUndefined();
+  });
+
+  it("encodes an event when its write is put together, not when it is appended", async () => {
+    const w = manualWriter();
+    const d = manualDefer();
+    const b = new EventBatcher(w.write, 1 << 20, d.defer);
+    const encodedAt: number[] = [];
+    const lazy = (s: number): PendingFrame => ({
+      sequence: BigInt(s),
+      encode: () => {
+        encodedAt.push(s);
+        return encoded(s).bytes;
+      },
+    });
+    void b.append("job_a", lazy(1));
+    void b.append("job_a", lazy(2));
+    expect(encodedAt).toEqual([]); // the emitter's turn does no encoding
+    d.flush();
+    expect(encodedAt).toEqual([1, 2]);
+    void b.append("job_a", lazy(3)); // while the first write is in flight
+    expect(encodedAt).toEqual([1, 2]);
+    w.writes[0]?.done();
+    await settle();
+    expect(encodedAt).toEqual([1, 2, 3]);
+    expect(fromBinary(JobEventSchema, encoded(3).bytes).sequence).toBe(3n);
+  });
+
+  it("rejects only the append whose event cannot be encoded; the others are written", async () => {
+    const w = manualWriter();
+    const d = manualDefer();
+    const b = new EventBatcher(w.write, 1 << 20, d.defer);
+    const ok1 = b.append("job_a", frame(1));
+    const bad = b.append("job_a", {
+      sequence: 2n,
+      encode: () => {
+        throw new Error("int32 out of range");
+      },
+    });
+    const ok3 = b.append("job_a", frame(3));
+    d.flush();
+    await expect(bad).rejects.toThrow("int32 out of range");
+    expect(w.writes.map((x) => x.sequences)).toEqual([[1, 3]]);
+    w.writes[0]?.done();
+    await expect(ok1).resolves.toBeUndefined();
+    await expect(ok3).resolves.toBeUndefined();
+    expect(b.pending).toBe(0);
   });
 });
