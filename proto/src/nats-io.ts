@@ -18,9 +18,20 @@ import { ConclaveError, ErrorCode, toConclaveError } from "./errors.js";
 
 export type { Msg, NatsConnection, Subscription };
 
+/**
+ * The type header of each message type, built once: every request, chunk, result and telemetry report
+ * carries one, and nats.js only reads a publish's headers (it encodes them; it adds to them only for
+ * message tracing, which nothing here asks for). Never modify one of these.
+ */
+const headersByType = new Map<string, MsgHdrs>();
+
 function typedHeaders(typeName: string): MsgHdrs {
-  const h = natsHeaders();
-  h.set(TYPE_HEADER, typeName);
+  let h = headersByType.get(typeName);
+  if (h === undefined) {
+    h = natsHeaders();
+    h.set(TYPE_HEADER, typeName);
+    headersByType.set(typeName, h);
+  }
   return h;
 }
 
