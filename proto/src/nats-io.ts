@@ -49,6 +49,19 @@ export function publishMessage<D extends DescMessage>(
   });
 }
 
+/**
+ * Publishes a payload that is already the protobuf encoding of a `typeName` message (a sender that keeps
+ * parts of its messages encoded), with the same type header publishMessage sets.
+ */
+export function publishEncoded(
+  nc: NatsConnection,
+  subject: string,
+  typeName: string,
+  payload: Uint8Array,
+): void {
+  nc.publish(subject, payload, { headers: typedHeaders(typeName) });
+}
+
 /** Answers a request message with a typed reply (no-op when the sender asked for no reply). */
 export function respondMessage<D extends DescMessage>(
   msg: Msg,

@@ -81,7 +81,7 @@ export async function runSelfBench(
 
   const totals = { prefillTokens: 0, prefillMs: 0, decodeTokens: 0, decodeMs: 0 };
   for (const r of measured) {
-    const sample = sampleFromGeneration({ ...r, latencyMs: 0 });
+    const sample = sampleFromGeneration(r, 0);
     totals.prefillTokens += sample.prefillTokens;
     totals.prefillMs += sample.prefillMs;
     totals.decodeTokens += sample.decodeTokens;

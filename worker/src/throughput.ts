@@ -59,21 +59,26 @@ export function percentile(sortedAscending: readonly number[], p: number): numbe
   return sortedAscending[rank - 1];
 }
 
-/** Maps a finished generation to a sample: the first token is produced by prefill, the rest by decode. */
-export function sampleFromGeneration(result: {
-  readonly promptTokens: number;
-  readonly cachedPromptTokens: number;
-  readonly completionTokens: number;
-  readonly prefillMs: number;
-  readonly generateMs: number;
-  readonly latencyMs: number;
-}): ThroughputSample {
+/**
+ * Maps a finished generation and its end-to-end latency to a sample: the first token is produced by prefill,
+ * the rest by decode.
+ */
+export function sampleFromGeneration(
+  result: {
+    readonly promptTokens: number;
+    readonly cachedPromptTokens: number;
+    readonly completionTokens: number;
+    readonly prefillMs: number;
+    readonly generateMs: number;
+  },
+  latencyMs: number,
+): ThroughputSample {
   return {
     prefillTokens: Math.max(0, result.promptTokens - result.cachedPromptTokens),
     prefillMs: result.prefillMs,
     decodeTokens: Math.max(0, result.completionTokens - 1),
     decodeMs: result.generateMs,
-    latencyMs: result.latencyMs,
+    latencyMs,
   };
 }
 

@@ -8,7 +8,7 @@ import {
   quantizationFromModelId,
 } from "../../../worker/src/backends/openai-descriptor.js";
 import { errorFromStatus } from "../../../worker/src/backends/openai-http.js";
-import { onFirstAbort, openRequestScope } from "../../../worker/src/backends/request-scope.js";
+import { openRequestScope } from "../../../worker/src/backends/request-scope.js";
 import type { GenerateRequest } from "../../../worker/src/backends/types.js";
 import {
   assertValidGenerateRequest,
@@ -145,31 +145,19 @@ describe("openRequestScope", () => {
   });
 });
 
-describe("onFirstAbort", () => {
-  it("fires once, for the first source to abort, with its reason", () => {
-    const a = new AbortController();
-    const b = new AbortController();
-    const seen: unknown[] = [];
-    onFirstAbort([a.signal, undefined, b.signal], (reason) => seen.push(reason));
-    b.abort("b first");
-    a.abort("a later");
-    expect(seen).toEqual(["b first"]);
-  });
-
-  it("fires at once for a source that has already aborted", () => {
-    const seen: unknown[] = [];
-    onFirstAbort([new AbortController().signal, AbortSignal.abort("early")], (reason) => seen.push(reason));
-    expect(seen).toEqual(["early"]);
-  });
-
-  it("stops listening when told to", () => {
-    const a = new AbortController();
-    const seen: unknown[] = [];
-    const stop = onFirstAbort([a.signal], (reason) => seen.push(reason));
-    stop();
-    a.abort("too late");
-    expect(seen).toEqual([]);
-    expect(getEventListeners(a.signal, "abort")).toHaveLength(0);
+describe("RequestScope.halt", () => {
+  it("aborts the signal without counting as cancelled, and is idempotent", () => {
+    const caller = new AbortController();
+    const scope = openRequestScope({ signal: caller.signal, now: () => 0 });
+    scope.halt();
+    scope.halt();
+    expect(scope.signal.aborted).toBe(true);
+    expect(scope.stoppedBy()).toBeUndefined();
+    // A caller's abort after the halt changes nothing: the work already ended on its own.
+    caller.abort("late");
+    expect(scope.stoppedBy()).toBeUndefined();
+    scope.dispose();
+    expect(getEventListeners(caller.signal, "abort")).toHaveLength(0);
   });
 });
 

@@ -48,6 +48,15 @@ describe("StopStringFilter", () => {
     expect(filter.stopped).toBe(false);
   });
 
+  it("without stop strings releases every piece whole and at once", () => {
+    for (const stops of [[], [""]]) {
+      const { streamed, filter } = run(["Once", " upon", "", " a time"], stops);
+      expect(streamed).toEqual(["Once", " upon", "", " a time", ""]);
+      expect(filter.text).toBe("Once upon a time");
+      expect(filter.stopped).toBe(false);
+    }
+  });
+
   it("streams exactly the text before the first stop, however the text is chunked", () => {
     const alphabet = fc.constantFrom("a", "b", "c", " ", "\n");
     const str = (max: number) => fc.array(alphabet, { maxLength: max }).map((cs) => cs.join(""));

@@ -93,14 +93,10 @@ describe("rate and sampleFromGeneration", () => {
 
   it("counts the first token as prefill output and excludes cached prompt tokens", () => {
     expect(
-      sampleFromGeneration({
-        promptTokens: 40,
-        cachedPromptTokens: 10,
-        completionTokens: 21,
-        prefillMs: 5,
-        generateMs: 20,
-        latencyMs: 26,
-      }),
+      sampleFromGeneration(
+        { promptTokens: 40, cachedPromptTokens: 10, completionTokens: 21, prefillMs: 5, generateMs: 20 },
+        26,
+      ),
     ).toEqual({ prefillTokens: 30, prefillMs: 5, decodeTokens: 20, decodeMs: 20, latencyMs: 26 });
   });
 });

@@ -13,7 +13,7 @@ import {
   rawPromptTokens,
   toChatHistory,
 } from "./llama-prompt.js";
-import { onFirstAbort, type RequestScope } from "./request-scope.js";
+import type { RequestScope } from "./request-scope.js";
 import { StopStringFilter } from "./stop-strings.js";
 import type { FinishReason, GenerateRequest, GenerateResult } from "./types.js";
 
@@ -48,11 +48,9 @@ export async function generateOnSlot(req: GenerateRequest, g: SlotGeneration): P
   const s = req.sampling ?? {};
   // Stop strings are matched on the streamed text (see StopStringFilter), not by node-llama-cpp.
   const stops = new StopStringFilter(s.stop ?? []);
-  // What node-llama-cpp watches: the request scope, or a stop string found in the text. Linked by a listener
-  // that is removed below, not by AbortSignal.any (see request-scope.ts for why).
-  const generation = new AbortController();
-  const signal = generation.signal;
-  const unlink = onFirstAbort([scope.signal], (reason) => generation.abort(reason));
+  // What node-llama-cpp watches: the request scope's signal, which a stop string found in the text also
+  // aborts (scope.halt, which does not count as cancelled).
+  const signal = scope.signal;
   let completionTokens = 0;
   let firstTokenAt: number | undefined;
   const options = {
@@ -76,7 +74,7 @@ export async function generateOnSlot(req: GenerateRequest, g: SlotGeneration): P
     onTextChunk: (text: string) => {
       const released = stops.push(text);
       if (released !== "") g.onText?.(released);
-      if (stops.stopped) generation.abort();
+      if (stops.stopped) scope.halt();
     },
   };
   const started = performance.now();
@@ -100,8 +98,6 @@ export async function generateOnSlot(req: GenerateRequest, g: SlotGeneration): P
     // node-llama-cpp throws instead of returning when the abort lands before the first token.
     if (!signal.aborted) throw toBackendError(err);
     stopReason = "abort";
-  } finally {
-    unlink();
   }
   const tail = stops.flush();
   if (tail !== "") g.onText?.(tail);

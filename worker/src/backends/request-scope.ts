@@ -13,11 +13,20 @@ import type { FinishReason } from "./types.js";
 
 export interface RequestScope {
   readonly signal: AbortSignal;
-  /** Why the scope was aborted, if it was. */
+  /** Why the scope was aborted, if it was (undefined after `halt`). */
   stoppedBy(): Extract<FinishReason, "cancelled" | "deadline"> | undefined;
+  /**
+   * Aborts the signal because the work ended on its own terms (a stop string was found): whatever watches the
+   * signal stops, and `stoppedBy` stays undefined. One signal then serves both purposes, so a generation needs
+   * no controller and listener of its own.
+   */
+  halt(): void;
   /** Clears the deadline timer and detaches from the caller's signal. Idempotent. */
   dispose(): void;
 }
+
+/** The reason of a halted scope's signal: not an error anyone reports, only what node-llama-cpp sees. */
+const HALTED = new Error("generation ended (stop string)");
 
 /** setTimeout fires at once for delays beyond 2^31−1 ms; longer deadlines are re-armed in steps. */
 const MAX_TIMER_MS = 2_147_483_647;
@@ -30,35 +39,6 @@ export interface RequestScopeOptions {
   readonly deadline?: number;
   /** Wall clock in Unix ms (deadlines are wall-clock times from another machine). @default Date.now */
   readonly now?: () => number;
-}
-
-/**
- * Calls `onAbort(reason)` once, when the first of `sources` aborts (at once if one already has). Returns
- * the function that stops listening; call it when the work is over so no source keeps a reference to it.
- */
-export function onFirstAbort(
-  sources: readonly (AbortSignal | undefined)[],
-  onAbort: (reason: unknown) => void,
-): () => void {
-  const live = sources.filter((s): s is AbortSignal => s !== undefined);
-  const aborted = live.find((s) => s.aborted);
-  if (aborted !== undefined) {
-    onAbort(aborted.reason);
-    return () => {};
-  }
-  let fired = false;
-  const listeners = live.map((source) => {
-    const listener = (): void => {
-      if (fired) return;
-      fired = true;
-      onAbort(source.reason);
-    };
-    source.addEventListener("abort", listener, { once: true });
-    return { source, listener };
-  });
-  return () => {
-    for (const { source, listener } of listeners) source.removeEventListener("abort", listener);
-  };
 }
 
 /**
@@ -106,6 +86,10 @@ class Scope implements RequestScope {
 
   stoppedBy(): "cancelled" | "deadline" | undefined {
     return this.#stopped;
+  }
+
+  halt(): void {
+    if (!this.#controller.signal.aborted) this.#controller.abort(HALTED);
   }
 
   /** A source aborted (EventListener object protocol). */

@@ -27,6 +27,8 @@ export class StopStringFilter {
   /** Adds generated text; returns the part that is now certain to be output (may be ""). */
   push(piece: string): string {
     if (this.#stopped) return "";
+    // Most requests have no stop strings: every piece is final at once (this runs once per token).
+    if (this.#stops.length === 0) return this.#release(piece);
     const buffer = this.#held + piece;
     let cut = -1;
     for (const stop of this.#stops) {

@@ -1,9 +1,12 @@
 /**
  * Builds the telemetry report from what the worker measures. Pure: the service gathers the inputs (probe,
- * backend, tracker) and this turns them into the wire message.
+ * backend, tracker) and this turns them into the wire message. The service sends it through the encoder in
+ * telemetry-encoding.ts, which writes the same bytes without rebuilding the parts that did not change.
  */
-import { create } from "@bufbuild/protobuf";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import {
+  type GpuInfoSchema,
+  type HostMemorySchema,
   type ModelDescriptor,
   type WorkerState,
   type WorkerTelemetry,
@@ -21,55 +24,76 @@ export interface RequestCounts {
   lastError: string;
 }
 
-export interface TelemetryInputs {
+/** What stays the same for the life of the service. */
+export interface TelemetryIdentity {
   workerId: string;
   host: string;
   version: string;
-  state: WorkerState;
   model: ModelDescriptor;
-  hardware: HardwareSnapshot | undefined;
-  memory: BackendMemory;
-  processRssBytes: number;
-  throughput: ThroughputSnapshot;
-  slots: SlotStats;
-  requests: RequestCounts;
-  sequence: number;
-  nowMs: number;
   intervalMs: number;
   startedAtMs: number;
   labels: Record<string, string>;
 }
 
+/** The slow readings, refreshed on the periodic tick only (the service reuses them in between). */
+export interface TelemetryReadings {
+  hardware: HardwareSnapshot | undefined;
+  memory: BackendMemory;
+  processRssBytes: number;
+}
+
+/** What may change from one report to the next. */
+export interface TelemetryLive {
+  state: WorkerState;
+  throughput: ThroughputSnapshot;
+  slots: SlotStats;
+  requests: RequestCounts;
+  sequence: number;
+  nowMs: number;
+}
+
+export type TelemetryInputs = TelemetryIdentity & TelemetryReadings & TelemetryLive;
+
+/** A non-negative count or byte figure as the wire's 64-bit integer. */
 const big = (n: number | undefined): bigint => BigInt(Math.max(0, Math.round(n ?? 0)));
 
+export function gpusOf(hw: HardwareSnapshot | undefined): MessageInitShape<typeof GpuInfoSchema>[] {
+  return (hw?.gpus ?? []).map((g) => ({
+    index: g.index,
+    name: g.name,
+    vendor: g.vendor,
+    vramTotalBytes: big(g.vramTotalBytes),
+    vramUsedBytes: big(g.vramUsedBytes),
+    vramFreeBytes: big(g.vramFreeBytes),
+    ...(g.utilizationPercent !== undefined ? { utilizationPercent: g.utilizationPercent } : {}),
+    ...(g.powerWatts !== undefined ? { powerWatts: g.powerWatts } : {}),
+    ...(g.temperatureCelsius !== undefined ? { temperatureCelsius: g.temperatureCelsius } : {}),
+  }));
+}
+
+export function memoryOf(r: TelemetryReadings): MessageInitShape<typeof HostMemorySchema> {
+  const hw = r.hardware;
+  return {
+    ramTotalBytes: big(hw?.ramTotalBytes),
+    ramFreeBytes: big(hw?.ramFreeBytes),
+    processRssBytes: big(r.processRssBytes),
+    modelBytes: big(r.memory.modelBytes + r.memory.contextBytes),
+    computeBackend: hw?.computeBackend ?? "cpu",
+    cpuCores: hw?.cpuCores ?? 0,
+    cpuLoad: hw?.cpuLoad ?? 0,
+  };
+}
+
+/** The report as a message: the definition of what a report says, and what the encoder's bytes decode to. */
 export function buildTelemetry(i: TelemetryInputs): WorkerTelemetry {
-  const hw = i.hardware;
   return create(WorkerTelemetrySchema, {
     workerId: i.workerId,
     host: i.host,
     version: i.version,
     state: i.state,
     model: i.model,
-    gpus: (hw?.gpus ?? []).map((g) => ({
-      index: g.index,
-      name: g.name,
-      vendor: g.vendor,
-      vramTotalBytes: big(g.vramTotalBytes),
-      vramUsedBytes: big(g.vramUsedBytes),
-      vramFreeBytes: big(g.vramFreeBytes),
-      ...(g.utilizationPercent !== undefined ? { utilizationPercent: g.utilizationPercent } : {}),
-      ...(g.powerWatts !== undefined ? { powerWatts: g.powerWatts } : {}),
-      ...(g.temperatureCelsius !== undefined ? { temperatureCelsius: g.temperatureCelsius } : {}),
-    })),
-    memory: {
-      ramTotalBytes: big(hw?.ramTotalBytes),
-      ramFreeBytes: big(hw?.ramFreeBytes),
-      processRssBytes: big(i.processRssBytes),
-      modelBytes: big(i.memory.modelBytes + i.memory.contextBytes),
-      computeBackend: hw?.computeBackend ?? "cpu",
-      cpuCores: hw?.cpuCores ?? 0,
-      cpuLoad: hw?.cpuLoad ?? 0,
-    },
+    gpus: gpusOf(i.hardware),
+    memory: memoryOf(i),
     throughput: {
       prefillTokensPerSecond: i.throughput.prefillTokensPerSecond ?? 0,
       generationTokensPerSecond: i.throughput.generationTokensPerSecond ?? 0,

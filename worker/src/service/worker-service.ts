@@ -6,7 +6,9 @@
  *
  * Cost per request matters (one process may host many workers; a fast model streams hundreds of tokens a
  * second), so nothing slow runs on the request path: process RSS, backend memory and the hardware probe are
- * read at start and on the periodic tick only, and state-change reports reuse those readings.
+ * read at start and on the periodic tick only, and state-change reports reuse those readings. A telemetry
+ * report (two per request: busy, then ready) re-encodes only what changed since the last one
+ * (telemetry-encoding.ts).
  */
 import { create } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
@@ -26,6 +28,7 @@ import { ConclaveError, ErrorCode, errorCodeName, toErrorInfo } from "../../../p
 import {
   type Msg,
   type NatsConnection,
+  publishEncoded,
   publishMessage,
   respondMessage,
   type Subscription,
@@ -43,7 +46,8 @@ import {
   type StateReportGate,
   stateReportDue,
 } from "./state-report.js";
-import { buildTelemetry, type RequestCounts } from "./telemetry.js";
+import type { RequestCounts, TelemetryReadings } from "./telemetry.js";
+import { createTelemetryEncoder } from "./telemetry-encoding.js";
 import {
   cachedJsonSchemaParser,
   toGenerateRequest,
@@ -96,7 +100,8 @@ export interface WorkerService {
 }
 
 interface InFlight {
-  controller: AbortController;
+  readonly controller: AbortController;
+  /** Settles (never rejects) once the request is answered and removed from the in-flight map. */
   done: Promise<void>;
 }
 
@@ -129,6 +134,7 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
       .probe()
       .then((snapshot) => {
         hardware = snapshot;
+        readings = { ...readings, hardware };
       })
       .catch((err: unknown) => log.warn({ err }, "hardware probe failed"))
       .finally(() => {
@@ -136,9 +142,25 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
       });
   };
 
-  /** Readings that cost a syscall or a native call: taken on the periodic tick, reused in between. */
-  const takeReadings = () => ({ memory: backend.memory(), processRssBytes: rss() });
+  /**
+   * Readings that cost a syscall or a native call: taken on the periodic tick, reused in between. A new
+   * object each time they change (the telemetry encoder re-encodes them only then).
+   */
+  const takeReadings = (): TelemetryReadings => ({
+    hardware,
+    memory: backend.memory(),
+    processRssBytes: rss(),
+  });
   let readings = takeReadings();
+  const encodeTelemetry = createTelemetryEncoder({
+    workerId,
+    host: options.host,
+    version: options.version,
+    model: descriptor,
+    intervalMs,
+    startedAtMs,
+    labels,
+  });
 
   const currentState = (): WorkerState => reportedState(phase, backend.slotStats());
 
@@ -148,26 +170,16 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
     const state = reportedState(phase, slots);
     gate = reportSent(state);
     sequence += 1;
-    const report = buildTelemetry({
-      workerId,
-      host: options.host,
-      version: options.version,
-      state,
-      model: descriptor,
-      hardware,
-      memory: readings.memory,
-      processRssBytes: readings.processRssBytes,
-      throughput: options.throughput.snapshot(),
-      slots,
-      requests: counts,
-      sequence,
-      nowMs: now(),
-      intervalMs,
-      startedAtMs,
-      labels,
-    });
     try {
-      publishMessage(nc, telemetrySubject, codecs.telemetry, report);
+      const report = encodeTelemetry(readings, {
+        state,
+        throughput: options.throughput.snapshot(),
+        slots,
+        requests: counts,
+        sequence,
+        nowMs: now(),
+      });
+      publishEncoded(nc, telemetrySubject, codecs.telemetry.typeName, report);
     } catch (err) {
       log.warn({ err }, "telemetry publish failed");
     }
@@ -225,13 +237,35 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
     publishMessage(nc, reply, codecs.inferenceFrame, frame);
   };
 
-  const track = (requestId: string, controller: AbortController, work: Promise<void>): void => {
-    const entry: InFlight = { controller, done: work };
+  const sendError = (reply: string, err: unknown): void => {
+    try {
+      sendFrame(reply, create(InferenceFrameSchema, { frame: { case: "error", value: toWireError(err) } }));
+    } catch (sendErr) {
+      // The connection is closing: nobody is left to tell.
+      log.debug({ err: sendErr }, "error frame not sent");
+    }
+  };
+
+  /**
+   * Runs one request's work as an in-flight entry (cancel and drain find it by id). The entry is registered
+   * before the work starts and removed when it ends, inside the same async function: no extra promise per
+   * request.
+   */
+  const track = (requestId: string, run: (signal: AbortSignal) => Promise<void>): void => {
+    const controller = new AbortController();
+    const entry: InFlight = { controller, done: Promise.resolve() };
     inFlight.set(requestId, entry);
-    void work.finally(() => {
-      if (inFlight.get(requestId) === entry) inFlight.delete(requestId);
-      onMaybeStateChange();
-    });
+    entry.done = (async () => {
+      try {
+        await run(controller.signal);
+      } catch (err) {
+        // Only the reply itself can fail here (the connection closing under it); the work never throws.
+        log.debug({ err, requestId }, "reply not sent");
+      } finally {
+        if (inFlight.get(requestId) === entry) inFlight.delete(requestId);
+        onMaybeStateChange();
+      }
+    })();
   };
 
   const handleInfer = (msg: Msg, req: ReturnType<typeof codecs.inferenceRequest.decode>): void => {
@@ -253,7 +287,6 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
       sendFrame(reply, create(InferenceFrameSchema, { frame: { case: "error", value: toErrorInfo(dup) } }));
       return;
     }
-    const controller = new AbortController();
     const started = performance.now();
     let chunkSeq = 0;
     const batcher = req.stream
@@ -272,13 +305,13 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
           },
         })
       : undefined;
-    const work = (async () => {
+    track(requestId, async (signal) => {
       try {
         const genReq = toGenerateRequest(req, parseSchema);
-        const result = await backend.generate(genReq, {
-          signal: controller.signal,
-          ...(batcher ? { onText: (piece: string) => batcher.push(piece) } : {}),
-        });
+        const result = await backend.generate(
+          genReq,
+          batcher ? { signal, onText: batcher.push } : { signal },
+        );
         batcher?.close();
         const totalMs = performance.now() - started;
         sendFrame(
@@ -290,19 +323,18 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
         if (result.finishReason === "cancelled") counts.cancelled += 1;
         else counts.completed += 1;
         if (result.finishReason === "stop" || result.finishReason === "length") {
-          options.throughput.record(sampleFromGeneration({ ...result, latencyMs: totalMs }));
+          options.throughput.record(sampleFromGeneration(result, totalMs));
         }
       } catch (err) {
         batcher?.close();
         fail(err);
         log.debug({ err, requestId }, "inference failed");
-        sendFrame(reply, create(InferenceFrameSchema, { frame: { case: "error", value: toWireError(err) } }));
+        sendError(reply, err);
       }
       // The slot was freed before the backend returned: the "ready" report (with this request counted) goes
       // out now, in the same socket write as the final frame, instead of in a write of its own.
       settleStateReport();
-    })();
-    track(requestId, controller, work);
+    });
   };
 
   const handleScore = (msg: Msg, req: ReturnType<typeof codecs.scoreRequest.decode>): void => {
@@ -315,11 +347,10 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
       );
       return;
     }
-    const controller = new AbortController();
     const started = performance.now();
-    const work = (async () => {
+    track(requestId, async (signal) => {
       try {
-        const result = await backend.score(toScoreRequest(req), { signal: controller.signal });
+        const result = await backend.score(toScoreRequest(req), { signal });
         counts.completed += 1;
         respondMessage(
           msg,
@@ -340,8 +371,7 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
         );
       }
       settleStateReport();
-    })();
-    track(requestId, controller, work);
+    });
   };
 
   let drained: Promise<void> | undefined;
@@ -458,6 +488,7 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
   if (options.probe) {
     try {
       hardware = await options.probe();
+      readings = { ...readings, hardware };
       lastProbeAt = now();
     } catch (err) {
       log.warn({ err }, "hardware probe failed");
