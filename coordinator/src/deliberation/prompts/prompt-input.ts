@@ -19,18 +19,25 @@ export function chatPrompt(system: string, user: string): PromptInput {
 }
 
 /**
- * A chat prompt's text, by prompt: one prompt is counted several times on its way out (fitting, planning,
- * recording), and prompts are never changed once built.
+ * The texts of the last few chat prompts: one prompt is counted several times on its way out (fitting,
+ * planning, recording), one right after the other, and prompts are never changed once built. A few entries,
+ * not a WeakMap: the transcript keeps every prompt's messages for the job's life, and a cached copy of
+ * each prompt's text would be kept as long.
  */
-const chatTexts = new WeakMap<readonly ChatMessage[], string>();
+const recentTexts = new Map<readonly ChatMessage[], string>();
+const RECENT_TEXTS = 8;
 
 /** All the text of a prompt, for token counting and audits. */
 export function promptText(input: PromptInput): string {
   if (input.kind === "raw") return input.prompt;
-  let text = chatTexts.get(input.messages);
+  let text = recentTexts.get(input.messages);
   if (text === undefined) {
     text = input.messages.map((m) => m.content).join("\n");
-    chatTexts.set(input.messages, text);
+    recentTexts.set(input.messages, text);
+    if (recentTexts.size > RECENT_TEXTS) {
+      const oldest = recentTexts.keys().next().value;
+      if (oldest !== undefined) recentTexts.delete(oldest);
+    }
   }
   return text;
 }
