@@ -303,6 +303,8 @@ describe("llama backend close", () => {
   });
 });
 
+// Needs a trained model from ../shared/models (a test cannot write one), and says so in its title when
+// skipped; the same backend code also runs above on the GGUF this file writes itself.
 describe.skipIf(ARITH === undefined)(
   "llama backend on arith-a-d64l2.gguf (skipped: ../shared/models/arith-a-d64l2.gguf is missing)",
   () => {
@@ -337,6 +339,8 @@ describe.skipIf(ARITH === undefined)(
   },
 );
 
+// Needs a trained model from ../shared/models (a test cannot write one), and says so in its title when
+// skipped; the same backend code also runs above on the GGUF this file writes itself.
 describe.skipIf(STORIES === undefined)(
   "llama backend on stories260K.gguf (skipped: ../shared/models/stories260K.gguf is missing)",
   () => {
@@ -362,6 +366,8 @@ describe.skipIf(STORIES === undefined)(
   },
 );
 
+// Needs a trained model from ../shared/models (a test cannot write one), and says so in its title when
+// skipped; the same backend code also runs above on the GGUF this file writes itself.
 describe.skipIf(TINY_RANDOM === undefined)(
   "llama backend on llama-2-tiny-random.gguf (skipped: ../shared/models/llama-2-tiny-random.gguf is missing)",
   () => {

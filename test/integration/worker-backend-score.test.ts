@@ -130,6 +130,8 @@ describe("scoring on a generated tiny model", () => {
   });
 });
 
+// Needs a trained model from ../shared/models (a test cannot write one), and says so in its title when
+// skipped; the same backend code also runs above on the GGUF this file writes itself.
 describe.skipIf(ARITH === undefined)(
   "likelihood peer review on arith-a-d64l2.gguf (skipped: ../shared/models/arith-a-d64l2.gguf is missing)",
   () => {
@@ -168,6 +170,8 @@ describe.skipIf(ARITH === undefined)(
   },
 );
 
+// Needs a trained model from ../shared/models (a test cannot write one), and says so in its title when
+// skipped; the same backend code also runs above on the GGUF this file writes itself.
 describe.skipIf(TINY_RANDOM === undefined)(
   "scoring on llama-2-tiny-random.gguf, a 32k vocabulary (skipped: ../shared/models/llama-2-tiny-random.gguf is missing)",
   () => {

@@ -7,6 +7,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { create } from "@bufbuild/protobuf";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -118,8 +119,6 @@ function outcome<T>(p: Promise<T>): Promise<{ value?: T; error?: unknown; at: nu
     (error: unknown) => ({ error, at: performance.now() }),
   );
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("worker client on an open nats-server", () => {
   let server: NatsServerHandle;

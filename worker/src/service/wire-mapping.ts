@@ -96,46 +96,29 @@ export function cachedJsonSchemaParser(limit = 32): JsonSchemaParser {
   };
 }
 
-/** Mutable while it is being built; the backends receive it as the readonly SamplingParams. */
-type SamplingDraft = { -readonly [K in keyof SamplingParams]: SamplingParams[K] };
-
-/** A GenerateRequest while it is being built (the type itself is readonly and a union). */
-interface GenerateRequestDraft {
-  messages?: readonly ChatMessage[];
-  prompt?: string;
-  sampling: SamplingParams;
-  maxTokens: number;
-  jsonSchema?: JsonSchema;
-  deadline?: number;
-}
-
-/**
- * @throws ConclaveError(INVALID_ARGUMENT) when the JSON schema is not valid JSON.
- * Runs once per request: optional fields are set one by one, not through a spread each.
- */
+/** @throws ConclaveError(INVALID_ARGUMENT) when the JSON schema is not valid JSON. */
 export function toGenerateRequest(
   req: InferenceRequest,
   parseSchema: JsonSchemaParser = parseJsonSchemaText,
 ): GenerateRequest {
   const s = req.sampling;
-  const sampling: SamplingDraft = {};
-  if (s !== undefined) {
-    if (s.temperature !== undefined) sampling.temperature = s.temperature;
-    if (s.topP !== undefined) sampling.topP = s.topP;
-    if (s.topK !== undefined) sampling.topK = s.topK;
-    if (s.seed !== undefined) sampling.seed = s.seed;
-    if (s.repeatPenalty !== undefined) sampling.repeatPenalty = s.repeatPenalty;
-    if (s.stop.length > 0) sampling.stop = [...s.stop];
-  }
-  const input = promptOf(req.input);
-  const out: GenerateRequestDraft =
-    input.prompt !== undefined
-      ? { prompt: input.prompt, sampling, maxTokens: req.maxTokens }
-      : { messages: input.messages, sampling, maxTokens: req.maxTokens };
-  if (req.jsonSchema.length > 0) out.jsonSchema = parseSchema(req.jsonSchema);
+  const sampling: SamplingParams = {
+    ...(s?.temperature !== undefined ? { temperature: s.temperature } : {}),
+    ...(s?.topP !== undefined ? { topP: s.topP } : {}),
+    ...(s?.topK !== undefined ? { topK: s.topK } : {}),
+    ...(s?.seed !== undefined ? { seed: s.seed } : {}),
+    ...(s?.repeatPenalty !== undefined ? { repeatPenalty: s.repeatPenalty } : {}),
+    ...(s && s.stop.length > 0 ? { stop: [...s.stop] } : {}),
+  };
+  const jsonSchema = req.jsonSchema.length > 0 ? parseSchema(req.jsonSchema) : undefined;
   const deadline = deadlineOf(req.deadlineUnixMs);
-  if (deadline !== undefined) out.deadline = deadline;
-  return out as GenerateRequest;
+  return {
+    ...promptOf(req.input),
+    sampling,
+    maxTokens: req.maxTokens,
+    ...(jsonSchema ? { jsonSchema } : {}),
+    ...(deadline !== undefined ? { deadline } : {}),
+  } as GenerateRequest;
 }
 
 export function toScoreRequest(req: WireScoreRequest): ScoreRequest {
