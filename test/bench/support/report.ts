@@ -1,8 +1,10 @@
 /**
  * How every benchmark reports: a readable summary for a person, then exactly one JSON line for programs
  * (name, what was compared, the measured values, the targets with PASS/MISS). Plus the small statistics
- * the benchmarks share. Benchmarks measure and report; they never assert.
+ * the benchmarks share. Benchmarks measure and report; they never assert. Every report also says how much
+ * of the machine the run had (see machine.ts).
  */
+import { describeMachine, type MachineReport, machineSinceStart } from "./machine.js";
 
 /** A number a benchmark aims for. The bench never fails on a miss: it says MISS and the numbers. */
 export interface Target {
@@ -30,6 +32,8 @@ export interface BenchReport {
   readonly targets: readonly TargetOutcome[];
   /** Caveats a reader must know to trust the numbers. */
   readonly notes?: readonly string[];
+  /** The machine during the run; printReport fills it in. */
+  readonly machine?: MachineReport;
 }
 
 /** Decides PASS/MISS for a target. Pure. A NaN measurement is a MISS (nothing was measured). */
@@ -69,7 +73,8 @@ export function jsonLine(report: BenchReport): string {
       result: overall(report.targets),
       values: report.values,
       targets: report.targets,
-      notes: report.notes ?? [],
+      notes: allNotes(report),
+      ...(report.machine ? { machine: report.machine } : {}),
     }),
   );
 }
@@ -83,14 +88,22 @@ export function summaryLines(report: BenchReport, body: readonly string[]): stri
     );
   }
   if (report.targets.length === 0) out.push("  target: none (reported only)");
-  for (const n of report.notes ?? []) out.push(`  note: ${n}`);
+  if (report.machine) out.push(`  ${describeMachine(report.machine).line}`);
+  for (const n of allNotes(report)) out.push(`  note: ${n}`);
   out.push(`  result: ${overall(report.targets)}`);
   return out;
 }
 
+/** The report's notes, then the machine's warning when the host took a noticeable share. Pure. */
+function allNotes(report: BenchReport): string[] {
+  const warning = report.machine ? describeMachine(report.machine).warning : undefined;
+  return [...(report.notes ?? []), ...(warning ? [warning] : [])];
+}
+
 /** Prints the summary, then the JSON line last (on its own line, no prefix). */
 export function printReport(report: BenchReport, body: readonly string[]): void {
-  process.stdout.write(`${summaryLines(report, body).join("\n")}\n${jsonLine(report)}\n`);
+  const r: BenchReport = { ...report, machine: report.machine ?? machineSinceStart() };
+  process.stdout.write(`${summaryLines(r, body).join("\n")}\n${jsonLine(r)}\n`);
 }
 
 /** A number for people: 3 significant digits, no exponent for ordinary magnitudes. Pure. */
