@@ -2,6 +2,8 @@
  * Accepts jobs, runs them with a bounded number in flight (FIFO, so concurrent users share the workers'
  * slots in arrival order), fans their events out to watchers, persists everything through the JobStore
  * before it counts, and after a coordinator restart resumes unfinished jobs or fails them explicitly.
+ * Finished jobs stay in memory only a while and only a few (retention.ts); after that every read of them
+ * is served from the store.
  */
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
@@ -20,6 +22,7 @@ import { ConclaveError, ErrorCode, toErrorInfo } from "../../../proto/src/errors
 import { newJobId } from "../../../proto/src/ids.js";
 import { isFinishedJobState } from "../../../proto/src/names.js";
 import type { JobStore } from "./job-store.js";
+import { DEFAULT_RETENTION, jobsToForget, nextExpiryInMs, type RetentionPolicy } from "./retention.js";
 
 /** Runs one job's strategy; emits its events from `firstSequence` on and ends with a `finished` event. */
 export type JobRunner = (run: {
@@ -41,6 +44,8 @@ export interface JobManagerOptions {
   maxRunning?: number;
   /** How often one job may be restarted after coordinator restarts before it is failed. @default 2 */
   maxResumes?: number;
+  /** How many finished jobs stay in memory, and for how long (see retention.ts). */
+  retention?: RetentionPolicy;
   now?: () => number;
 }
 
@@ -55,6 +60,10 @@ interface LiveJob {
 }
 
 const CLIENT_REQUEST_LABEL = "conclave.client_request_id";
+/** Client request ids remembered for idempotent resubmission (the newest; a bound, not a window). */
+const MAX_CLIENT_REQUESTS = 10_000;
+/** A retained job still being watched when it expired is looked at again this much later. */
+const MIN_SWEEP_DELAY_MS = 250;
 
 export class JobManager {
   readonly #o: JobManagerOptions;
@@ -62,6 +71,9 @@ export class JobManager {
   readonly #live = new Map<string, LiveJob>();
   readonly #queue: string[] = [];
   readonly #byClientRequest = new Map<string, string>();
+  /** Finished, fully persisted jobs still in #live: job id → when persisted, oldest first. */
+  readonly #retained = new Map<string, number>();
+  #sweepTimer: NodeJS.Timeout | undefined;
   #running = 0;
   #closed = false;
 
@@ -102,7 +114,7 @@ export class JobManager {
     await this.#o.store.putJob(stored);
     this.#record(live, { case: "accepted", value: { job: stored } });
     await live.persisted;
-    if (clientRequestId) this.#byClientRequest.set(clientRequestId, jobId);
+    if (clientRequestId) this.#rememberClientRequest(clientRequestId, jobId);
     this.#enqueue(jobId);
     return stored;
   }
@@ -205,7 +217,7 @@ export class JobManager {
     for (const job of await this.#o.store.listJobs()) {
       if (isFinishedJobState(job.state) || this.#live.has(job.jobId)) continue;
       const clientRequestId = job.spec?.labels[CLIENT_REQUEST_LABEL];
-      if (clientRequestId) this.#byClientRequest.set(clientRequestId, job.jobId);
+      if (clientRequestId) this.#rememberClientRequest(clientRequestId, job.jobId);
       const events = await this.#o.store.readEvents(job.jobId);
       const live = this.#track(create(JobSchema, { ...job, resumes: job.resumes + 1 }));
       live.events.push(...events);
@@ -242,7 +254,13 @@ export class JobManager {
   async close(): Promise<void> {
     this.#closed = true;
     this.#queue.length = 0;
+    clearTimeout(this.#sweepTimer);
     await Promise.allSettled([...this.#live.values()].map((l) => l.persisted));
+  }
+
+  /** Whether the job's events are held in memory (running, or finished and still retained). */
+  isInMemory(jobId: string): boolean {
+    return this.#live.has(jobId);
   }
 
   /** Cancels every running job (for a deliberate, full stop). */
@@ -320,7 +338,7 @@ export class JobManager {
     const stored = jobChanged ? appended.then(() => store.putJob(job)).catch(fail) : appended;
     live.persisted = Promise.all([live.persisted, stored]).then(() => undefined);
     for (const l of [...live.listeners]) l();
-    if (live.done) this.#forgetLater(job.jobId);
+    if (live.done) void live.persisted.then(() => this.#retain(job.jobId));
   }
 
   #finishWithoutRun(live: LiveJob, state: JobState, stopReason: StopReason, detail: string): void {
@@ -393,11 +411,41 @@ export class JobManager {
     await live.persisted;
   }
 
-  #forgetLater(jobId: string): void {
-    const t = setTimeout(() => {
-      const live = this.#live.get(jobId);
-      if (live?.done && live.listeners.size === 0) this.#live.delete(jobId);
-    }, 60_000);
-    t.unref();
+  #rememberClientRequest(clientRequestId: string, jobId: string): void {
+    this.#byClientRequest.delete(clientRequestId);
+    this.#byClientRequest.set(clientRequestId, jobId);
+    if (this.#byClientRequest.size > MAX_CLIENT_REQUESTS) {
+      const oldest = this.#byClientRequest.keys().next().value;
+      if (oldest !== undefined) this.#byClientRequest.delete(oldest);
+    }
+  }
+
+  /** A finished job's events are all durable: from now on it may leave memory (see retention.ts). */
+  #retain(jobId: string): void {
+    if (!this.#live.has(jobId)) return;
+    this.#retained.set(jobId, this.#now());
+    this.#sweep();
+  }
+
+  /** Forgets the retained jobs the policy lets go (watch/get/transcript then read them from the store). */
+  #sweep(): void {
+    const policy = this.#o.retention ?? DEFAULT_RETENTION;
+    const now = this.#now();
+    const retained = [...this.#retained].map(([jobId, persistedAtMs]) => ({
+      jobId,
+      persistedAtMs,
+      watched: (this.#live.get(jobId)?.listeners.size ?? 0) > 0,
+    }));
+    for (const jobId of jobsToForget(retained, now, policy)) {
+      this.#retained.delete(jobId);
+      this.#live.delete(jobId);
+    }
+    clearTimeout(this.#sweepTimer);
+    this.#sweepTimer = undefined;
+    const rest = retained.filter((j) => this.#retained.has(j.jobId));
+    const delay = nextExpiryInMs(rest, now, policy);
+    if (delay === undefined || this.#closed) return;
+    this.#sweepTimer = setTimeout(() => this.#sweep(), Math.max(MIN_SWEEP_DELAY_MS, delay));
+    this.#sweepTimer.unref();
   }
 }
