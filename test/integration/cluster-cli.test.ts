@@ -98,12 +98,29 @@ beforeAll(async () => {
   address = `127.0.0.1:${await freePort()}`;
   coordinator = startCoordinator();
   for (const id of ["w1", "w2", "w3"]) startWorker(id);
+  // Three worker processes load node-llama-cpp and a model while other test files run beside this one:
+  // ~10 s alone, much longer on a busy 2-core VM. Each probe is a CLI process (~1 s of CPU), so it polls
+  // every 2 s rather than competing with the workers it waits for. A timeout says what each was doing.
   await pollUntil(
     "three ready workers",
-    async () => (await liveWorkers()).filter((w) => w.state === "ready").length === 3,
-    { timeoutMs: 90_000, intervalMs: 500 },
+    async () => {
+      const seen = await liveWorkers();
+      if (seen.filter((w) => w.state === "ready").length === 3) return true;
+      const notReady = ["w1", "w2", "w3"].filter((id) => seen.find((w) => w.id === id)?.state !== "ready");
+      throw new Error(
+        notReady
+          .map((id) => {
+            const state = seen.find((w) => w.id === id)?.state ?? "not registered";
+            const w = workers.get(id);
+            const exit = w?.child.exitCode ?? null;
+            return `${id}: ${state}${exit !== null ? ` (exited ${exit})` : ""}; stderr: ${w?.stderr().slice(-300) || "-"}`;
+          })
+          .join(" | "),
+      );
+    },
+    { timeoutMs: 240_000, intervalMs: 2000 },
   );
-}, 120_000);
+}, 300_000);
 
 afterAll(async () => {
   for (const w of workers.values()) w.kill("SIGKILL");
