@@ -8,7 +8,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../coordinator/src/up/ports.js";
-import { type CliResult, type RunningCli, runConclave, spawnConclave } from "../support/cli.js";
+import {
+  type CliResult,
+  killStrayConclaves,
+  type RunningCli,
+  runConclave,
+  spawnConclave,
+} from "../support/cli.js";
 import { type NatsServerHandle, startNatsServer } from "../support/nats-server.js";
 import { pollUntil } from "../support/poll.js";
 import { findTestModel, writeTinyLlamaGguf } from "../support/tiny-model.js";
@@ -125,6 +131,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const w of workers.values()) w.kill("SIGKILL");
   coordinator?.kill("SIGKILL");
+  await killStrayConclaves();
   await server?.stop();
   rmSync(dir, { recursive: true, force: true });
 });

@@ -3,11 +3,12 @@
  * real model, answers, and stops cleanly. Ports already in use (this machine's own NATS on 4222) are
  * handled by picking free ones.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runConclave, spawnConclave } from "../support/cli.js";
+import { DEFAULT_COORDINATOR } from "../../coordinator/src/cli/connection.js";
+import { killStrayConclaves, runConclave, spawnConclave } from "../support/cli.js";
 import { pollUntil } from "../support/poll.js";
 import { findTestModel, writeTinyLlamaGguf } from "../support/tiny-model.js";
 
@@ -21,7 +22,8 @@ beforeAll(async () => {
     findTestModel("stories260K.gguf") ?? (await writeTinyLlamaGguf(join(dir, "tiny.gguf"), { seed: 4 })).path;
 });
 
-afterAll(() => {
+afterAll(async () => {
+  await killStrayConclaves();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -53,7 +55,7 @@ describe("conclave up", () => {
     expect(result.state).toBe("succeeded");
     expect(result.answer.length).toBeGreaterThan(0);
     expect(lines.length).toBeGreaterThan(5);
-  });
+  }, 180_000); // the CLI's own bound is 120 s; a busy 2-core VM can need more than the default 60 s
 
   it("stays up for `submit --follow` from another terminal, then stops cleanly on Ctrl-C", async () => {
     const up = spawnConclave(
@@ -83,10 +85,12 @@ describe("conclave up", () => {
       up.kill("SIGINT");
     }
     expect(await up.exited).toBe(0);
-    // The recorded address is gone with it.
-    const after = await runConclave(["workers"], { env: { ...env(), CONCLAVE_COORDINATOR: undefined } });
-    expect(after.code).not.toBe(0);
-  });
+    // The recorded address is gone with it: the record is removed, and the CLI falls back to the default
+    // address (where something else may listen on this machine, so only what it tried is checked).
+    expect(existsSync(join(dir, "up.json"))).toBe(false);
+    const after = await runConclave(["workers"], { env: env() });
+    if (after.code !== 0) expect(after.stderr).toContain(`coordinator at ${DEFAULT_COORDINATOR}`);
+  }, 240_000);
 
   it("explains how to use a local file when the default model cannot be downloaded", async () => {
     const r = await runConclave(["up", "--threads", "1", "--state-dir", dir, "--ask", "hi"], {

@@ -19,7 +19,7 @@ import { WorkerState } from "../../proto/gen/conclave/v1/telemetry_pb.js";
 import { newRequestId } from "../../proto/src/ids.js";
 import { connectNats, type NatsConnection } from "../../proto/src/nats-io.js";
 import { createWorkerClient, type WorkerClient } from "../../proto/src/worker-client.js";
-import { type RunningCli, runConclave, spawnConclave } from "../support/cli.js";
+import { killStrayConclaves, type RunningCli, runConclave, spawnConclave } from "../support/cli.js";
 import { type NatsServerHandle, startNatsServer } from "../support/nats-server.js";
 import { pollUntil } from "../support/poll.js";
 import { recordTelemetry, type TelemetryLog } from "../support/telemetry-log.js";
@@ -49,6 +49,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await killStrayConclaves();
   await nc?.close();
   await server?.stop();
   rmSync(dir, { recursive: true, force: true });

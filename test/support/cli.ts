@@ -13,6 +13,28 @@ export interface RunningCli {
   kill(signal?: NodeJS.Signals): void;
 }
 
+/** Every `conclave` process this test process started that has not exited yet. */
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/**
+ * Kills whatever `conclave` processes are still running (a test that timed out leaves its child behind,
+ * and a stray `conclave up` holds ports and a coordinator that later tests would reach). For afterAll.
+ */
+export async function killStrayConclaves(): Promise<void> {
+  const left = [...running];
+  await Promise.all(
+    left.map(
+      (child) =>
+        new Promise<void>((resolveExit) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolveExit();
+          child.once("exit", () => resolveExit());
+          child.kill("SIGKILL");
+        }),
+    ),
+  );
+}
+
 export function spawnConclave(
   args: readonly string[],
   env: Record<string, string | undefined> = {},
@@ -21,6 +43,15 @@ export function spawnConclave(
     env: { ...process.env, NO_COLOR: "1", ...env },
     stdio: ["pipe", "pipe", "pipe"],
   });
+  running.add(child);
+  child.once("exit", () => running.delete(child));
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    // Last resort when the test process ends without afterAll (killing is synchronous, so it works here).
+    process.once("exit", () => {
+      for (const c of running) c.kill("SIGKILL");
+    });
+  }
   let out = "";
   let err = "";
   child.stdout?.on("data", (d: Buffer) => {

@@ -32,6 +32,8 @@ import { removeUpState, writeUpState } from "./state-file.js";
 export const DEFAULT_MODEL = "hf:Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M";
 
 const CONCLAVE_BIN = resolve(import.meta.dirname, "../../../deploy/bin/conclave.mjs");
+/** How long stopping waits for workers to finish their work and leave before killing them. */
+const WORKER_STOP_GRACE_MS = 15_000;
 
 interface UpFlags {
   model?: string[];
@@ -130,10 +132,16 @@ export async function upMain(argv: string[]): Promise<number> {
     if (stopping) return;
     stopping = true;
     for (const w of workers) if (w.child.exitCode === null) w.child.kill("SIGTERM");
+    // A drain grace for the workers; cleared at once when they are gone (a pending timer would hold this
+    // process open for the rest of the 15 s after everything stopped).
+    let grace: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.all(workers.map((w) => w.exited)),
-      new Promise((r) => setTimeout(r, 15_000)),
+      new Promise((r) => {
+        grace = setTimeout(r, WORKER_STOP_GRACE_MS);
+      }),
     ]);
+    clearTimeout(grace);
     for (const w of workers) if (w.child.exitCode === null) w.child.kill("SIGKILL");
     await coordinator?.stop().catch(() => {});
     await nats?.stop().catch(() => {});
