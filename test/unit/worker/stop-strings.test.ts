@@ -41,6 +41,20 @@ describe("StopStringFilter", () => {
     expect(other.flush()).toBe("");
   });
 
+  it("waits for a longer stop that starts earlier before cutting at a shorter one inside it", () => {
+    // Found by the property below: "b" completes first, but "abc" starts earlier in the same text.
+    const { streamed, filter } = run(["ab", "c"], ["abc", "b"]);
+    expect(streamed).toEqual(["", "", ""]);
+    expect(filter.stopped).toBe(true);
+    const other = run(["ab", "x"], ["abc", "b"]);
+    expect(other.filter.text).toBe("a");
+    expect(other.filter.stopped).toBe(true);
+    // Generation ending while it waits still cuts at the stop it holds.
+    const ended = run(["ab"], ["abc", "b"]);
+    expect(ended.streamed).toEqual(["", "a"]);
+    expect(ended.filter.stopped).toBe(true);
+  });
+
   it("releases held text at the end when no stop came", () => {
     const filter = new StopStringFilter(["STOP"]);
     expect(filter.push("go ST")).toBe("go ");
@@ -72,7 +86,7 @@ describe("StopStringFilter", () => {
           expect(filter.stopped).toBe(expected.stopped);
         },
       ),
-      { numRuns: 500 },
+      { numRuns: 2000 },
     );
   });
 });

@@ -3,7 +3,8 @@
  * triggers withhold the whole token in which a stop string starts, so text just before it is lost (a stop
  * "an" inside the token " ans" drops the space too). Here the text is exact: everything before the first
  * stop string, nothing after. Pieces that might still turn into a stop string are held back until the next
- * piece decides, so the stream never shows text that the final result does not contain. Pure.
+ * piece decides, so the stream never shows text that the final result does not contain, and the result is
+ * the same however the text was split into pieces. Pure.
  */
 export class StopStringFilter {
   readonly #stops: readonly string[];
@@ -30,27 +31,39 @@ export class StopStringFilter {
     // Most requests have no stop strings: every piece is final at once (this runs once per token).
     if (this.#stops.length === 0) return this.#release(piece);
     const buffer = this.#held + piece;
-    let cut = -1;
-    for (const stop of this.#stops) {
-      const at = buffer.indexOf(stop);
-      if (at >= 0 && (cut < 0 || at < cut)) cut = at;
-    }
-    if (cut >= 0) {
-      this.#stopped = true;
-      this.#held = "";
-      return this.#release(buffer.slice(0, cut));
-    }
-    const keep = this.#longestPendingPrefix(buffer);
-    this.#held = buffer.slice(buffer.length - keep);
-    return this.#release(buffer.slice(0, buffer.length - keep));
+    const cut = this.#firstStop(buffer);
+    // Where the earliest stop that the next pieces could still complete would start.
+    const pending = buffer.length - this.#longestPendingPrefix(buffer);
+    // A complete stop decides unless a longer one that starts earlier may still complete ("abc" before
+    // "b" in "ab|c"): then wait, so the result never depends on how the text was split into pieces.
+    if (cut >= 0 && cut <= pending) return this.#stopAt(buffer, cut);
+    this.#held = buffer.slice(pending);
+    return this.#release(buffer.slice(0, pending));
   }
 
-  /** Generation ended without a stop string: releases what was held back. */
+  /** Generation ended: releases what was held back, cut at a stop string it holds. */
   flush(): string {
     if (this.#stopped) return "";
     const rest = this.#held;
     this.#held = "";
-    return this.#release(rest);
+    const cut = this.#firstStop(rest);
+    return cut >= 0 ? this.#stopAt(rest, cut) : this.#release(rest);
+  }
+
+  /** Where the earliest complete stop string in `text` starts (-1: none). */
+  #firstStop(text: string): number {
+    let cut = -1;
+    for (const stop of this.#stops) {
+      const at = text.indexOf(stop);
+      if (at >= 0 && (cut < 0 || at < cut)) cut = at;
+    }
+    return cut;
+  }
+
+  #stopAt(text: string, cut: number): string {
+    this.#stopped = true;
+    this.#held = "";
+    return this.#release(text.slice(0, cut));
   }
 
   #release(text: string): string {
