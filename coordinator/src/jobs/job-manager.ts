@@ -21,8 +21,9 @@ import {
 import { ConclaveError, ErrorCode, toErrorInfo } from "../../../proto/src/errors.js";
 import { newJobId } from "../../../proto/src/ids.js";
 import { isFinishedJobState } from "../../../proto/src/names.js";
+import { jobAfterEvent } from "./job-record.js";
 import type { JobStore } from "./job-store.js";
-import { DEFAULT_RETENTION, jobsToForget, nextExpiryInMs, type RetentionPolicy } from "./retention.js";
+import { DEFAULT_RETENTION, RetainedJobs, type RetentionPolicy, rememberNewest } from "./retention.js";
 
 /** Runs one job's strategy; emits its events from `firstSequence` on and ends with a `finished` event. */
 export type JobRunner = (run: {
@@ -62,8 +63,6 @@ interface LiveJob {
 const CLIENT_REQUEST_LABEL = "conclave.client_request_id";
 /** Client request ids remembered for idempotent resubmission (the newest; a bound, not a window). */
 const MAX_CLIENT_REQUESTS = 10_000;
-/** A retained job still being watched when it expired is looked at again this much later. */
-const MIN_SWEEP_DELAY_MS = 250;
 
 export class JobManager {
   readonly #o: JobManagerOptions;
@@ -71,15 +70,20 @@ export class JobManager {
   readonly #live = new Map<string, LiveJob>();
   readonly #queue: string[] = [];
   readonly #byClientRequest = new Map<string, string>();
-  /** Finished, fully persisted jobs still in #live: job id → when persisted, oldest first. */
-  readonly #retained = new Map<string, number>();
-  #sweepTimer: NodeJS.Timeout | undefined;
+  /** Finished, fully persisted jobs still in #live, and when they leave it. */
+  readonly #retained: RetainedJobs;
   #running = 0;
   #closed = false;
 
   constructor(options: JobManagerOptions) {
     this.#o = options;
     this.#now = options.now ?? Date.now;
+    this.#retained = new RetainedJobs({
+      policy: options.retention ?? DEFAULT_RETENTION,
+      now: this.#now,
+      watched: (jobId) => (this.#live.get(jobId)?.listeners.size ?? 0) > 0,
+      forget: (jobId) => this.#live.delete(jobId),
+    });
   }
 
   /** Validates, stores durably, queues. Resolves once the job is accepted (persisted). */
@@ -254,7 +258,7 @@ export class JobManager {
   async close(): Promise<void> {
     this.#closed = true;
     this.#queue.length = 0;
-    clearTimeout(this.#sweepTimer);
+    this.#retained.close();
     await Promise.allSettled([...this.#live.values()].map((l) => l.persisted));
   }
 
@@ -301,29 +305,9 @@ export class JobManager {
   /** Appends an event in memory, wakes watchers, and chains its durable write. */
   #publish(live: LiveJob, event: JobEvent): void {
     live.events.push(event);
-    const e = event.event;
-    let jobChanged = false;
-    if (e.case === "roundStarted") {
-      live.job = create(JobSchema, {
-        ...live.job,
-        currentRound: e.value.round,
-        updatedAtUnixMs: event.atUnixMs,
-      });
-      jobChanged = true;
-    } else if (e.case === "seated") {
-      const seats = new Map(live.job.seats.map((s) => [s.seatId, s]));
-      for (const s of e.value.seats) seats.set(s.seatId, s);
-      live.job = create(JobSchema, { ...live.job, seats: [...seats.values()] });
-      jobChanged = true;
-    } else if (e.case === "finished" && e.value.job) {
-      live.job = create(JobSchema, {
-        ...e.value.job,
-        resumes: live.job.resumes,
-        createdAtUnixMs: live.job.createdAtUnixMs,
-      });
-      live.done = true;
-      jobChanged = true;
-    }
+    const changed = jobAfterEvent(live.job, event);
+    if (changed) live.job = changed;
+    if (event.event.case === "finished" && changed) live.done = true;
     const job = live.job;
     const store = this.#o.store;
     // Published at once, acknowledged later: NATS keeps one connection's messages in order, so events are
@@ -335,10 +319,10 @@ export class JobManager {
         "could not persist a job event",
       );
     const appended = store.appendEvent(event).catch(fail);
-    const stored = jobChanged ? appended.then(() => store.putJob(job)).catch(fail) : appended;
+    const stored = changed ? appended.then(() => store.putJob(job)).catch(fail) : appended;
     live.persisted = Promise.all([live.persisted, stored]).then(() => undefined);
     for (const l of [...live.listeners]) l();
-    if (live.done) void live.persisted.then(() => this.#retain(job.jobId));
+    if (live.done) void live.persisted.then(() => this.#retained.add(job.jobId));
   }
 
   #finishWithoutRun(live: LiveJob, state: JobState, stopReason: StopReason, detail: string): void {
@@ -412,40 +396,6 @@ export class JobManager {
   }
 
   #rememberClientRequest(clientRequestId: string, jobId: string): void {
-    this.#byClientRequest.delete(clientRequestId);
-    this.#byClientRequest.set(clientRequestId, jobId);
-    if (this.#byClientRequest.size > MAX_CLIENT_REQUESTS) {
-      const oldest = this.#byClientRequest.keys().next().value;
-      if (oldest !== undefined) this.#byClientRequest.delete(oldest);
-    }
-  }
-
-  /** A finished job's events are all durable: from now on it may leave memory (see retention.ts). */
-  #retain(jobId: string): void {
-    if (!this.#live.has(jobId)) return;
-    this.#retained.set(jobId, this.#now());
-    this.#sweep();
-  }
-
-  /** Forgets the retained jobs the policy lets go (watch/get/transcript then read them from the store). */
-  #sweep(): void {
-    const policy = this.#o.retention ?? DEFAULT_RETENTION;
-    const now = this.#now();
-    const retained = [...this.#retained].map(([jobId, persistedAtMs]) => ({
-      jobId,
-      persistedAtMs,
-      watched: (this.#live.get(jobId)?.listeners.size ?? 0) > 0,
-    }));
-    for (const jobId of jobsToForget(retained, now, policy)) {
-      this.#retained.delete(jobId);
-      this.#live.delete(jobId);
-    }
-    clearTimeout(this.#sweepTimer);
-    this.#sweepTimer = undefined;
-    const rest = retained.filter((j) => this.#retained.has(j.jobId));
-    const delay = nextExpiryInMs(rest, now, policy);
-    if (delay === undefined || this.#closed) return;
-    this.#sweepTimer = setTimeout(() => this.#sweep(), Math.max(MIN_SWEEP_DELAY_MS, delay));
-    this.#sweepTimer.unref();
+    rememberNewest(this.#byClientRequest, clientRequestId, jobId, MAX_CLIENT_REQUESTS);
   }
 }

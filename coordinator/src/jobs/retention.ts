@@ -52,3 +52,69 @@ export function nextExpiryInMs(
   const oldest = Math.min(...retained.map((j) => j.persistedAtMs));
   return Math.max(0, oldest + policy.maxAgeMs - nowMs);
 }
+
+/** Sets `key` as the newest entry of an insertion-ordered map and drops the oldest beyond `max`. */
+export function rememberNewest<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
+  map.delete(key);
+  map.set(key, value);
+  while (map.size > max) {
+    const oldest = map.keys().next();
+    if (oldest.done) break;
+    map.delete(oldest.value);
+  }
+}
+
+/** A retained job still being watched when it expired is looked at again this much later. */
+const MIN_SWEEP_DELAY_MS = 250;
+
+/**
+ * The shell around the policy: which finished jobs are held, and one unref'd timer that forgets them when
+ * they expire. `forget` is called once per job let go.
+ */
+export class RetainedJobs {
+  readonly #persistedAt = new Map<string, number>();
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(
+    private readonly o: {
+      policy: RetentionPolicy;
+      now: () => number;
+      watched: (jobId: string) => boolean;
+      forget: (jobId: string) => void;
+    },
+  ) {}
+
+  /** A finished job whose events are all durable; it may leave memory from now on. */
+  add(jobId: string): void {
+    if (this.#closed) return;
+    this.#persistedAt.set(jobId, this.o.now());
+    this.sweep();
+  }
+
+  /** Forgets what the policy lets go and re-arms the timer for the next expiry. */
+  sweep(): void {
+    const now = this.o.now();
+    const retained = [...this.#persistedAt].map(([jobId, persistedAtMs]) => ({
+      jobId,
+      persistedAtMs,
+      watched: this.o.watched(jobId),
+    }));
+    for (const jobId of jobsToForget(retained, now, this.o.policy)) {
+      this.#persistedAt.delete(jobId);
+      this.o.forget(jobId);
+    }
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const rest = retained.filter((j) => this.#persistedAt.has(j.jobId));
+    const delay = nextExpiryInMs(rest, now, this.o.policy);
+    if (delay === undefined || this.#closed) return;
+    this.#timer = setTimeout(() => this.sweep(), Math.max(MIN_SWEEP_DELAY_MS, delay));
+    this.#timer.unref();
+  }
+
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+  }
+}

@@ -5,6 +5,8 @@ import {
   jobsToForget,
   nextExpiryInMs,
   type RetainedJob,
+  RetainedJobs,
+  rememberNewest,
 } from "../../../coordinator/src/jobs/retention.js";
 
 const job = (jobId: string, persistedAtMs: number, watched = false): RetainedJob => ({
@@ -78,5 +80,48 @@ describe("nextExpiryInMs", () => {
     expect(nextExpiryInMs([], 0, policy)).toBeUndefined();
     expect(nextExpiryInMs([job("a", 300), job("b", 100)], 600, policy)).toBe(500);
     expect(nextExpiryInMs([job("a", 0)], 5000, policy)).toBe(0);
+  });
+});
+
+describe("rememberNewest", () => {
+  it("keeps the newest entries, and setting a key again makes it the newest", () => {
+    const m = new Map<string, number>();
+    for (const [k, v] of [
+      ["a", 1],
+      ["b", 2],
+      ["c", 3],
+    ] as const)
+      rememberNewest(m, k, v, 2);
+    expect([...m]).toEqual([
+      ["b", 2],
+      ["c", 3],
+    ]);
+    rememberNewest(m, "b", 20, 2);
+    rememberNewest(m, "d", 4, 2);
+    expect([...m]).toEqual([
+      ["b", 20],
+      ["d", 4],
+    ]);
+  });
+});
+
+describe("RetainedJobs", () => {
+  it("forgets the oldest beyond the bound, never a watched one, and nothing after close", () => {
+    const forgotten: string[] = [];
+    const watched = new Set(["j1"]);
+    const jobs = new RetainedJobs({
+      policy: { maxJobs: 2, maxAgeMs: 60_000 },
+      now: () => 1000,
+      watched: (id) => watched.has(id),
+      forget: (id) => forgotten.push(id),
+    });
+    for (const id of ["j1", "j2", "j3"]) jobs.add(id);
+    expect(forgotten).toEqual(["j2"]); // j1 is watched and holds one of the two places
+    watched.clear();
+    jobs.add("j4"); // j1, j3, j4 held: the oldest goes
+    expect(forgotten).toEqual(["j2", "j1"]);
+    jobs.close();
+    jobs.add("j5");
+    expect(forgotten).toEqual(["j2", "j1"]);
   });
 });
