@@ -2,13 +2,12 @@
  * The worker's NATS shell around one ModelBackend: serves inference (streamed in batched chunks), scoring,
  * cancellation and drain on its own subjects, answers discovery, and publishes telemetry on join, every
  * interval, on every state change (coalesced to one report per event-loop turn, see state-report.ts) and
- * after every reconnect. Decisions live in the pure modules beside it; this file only wires them to NATS.
+ * after every reconnect (telemetry-reporter.ts). Decisions live in the pure modules beside it; this file
+ * only wires them to NATS.
  *
  * Cost per request matters (one process may host many workers; a fast model streams hundreds of tokens a
- * second), so nothing slow runs on the request path: process RSS, backend memory and the hardware probe are
- * read at start and on the periodic tick only, and state-change reports reuse those readings. A telemetry
- * report (two per request: busy, then ready) re-encodes only what changed since the last one
- * (telemetry-encoding.ts).
+ * second), so nothing slow runs on the request path (see telemetry-reporter.ts for the reports, two per
+ * request: busy, then ready).
  */
 import { create } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
@@ -28,7 +27,6 @@ import { ConclaveError, ErrorCode, errorCodeName, toErrorInfo } from "../../../p
 import {
   type Msg,
   type NatsConnection,
-  publishEncoded,
   publishMessage,
   respondMessage,
   type Subscription,
@@ -39,15 +37,8 @@ import type { ModelBackend } from "../backends/types.js";
 import type { HardwareSnapshot } from "../hardware-probe.js";
 import { sampleFromGeneration, type ThroughputTracker } from "../throughput.js";
 import { type ChunkBatcherOptions, createChunkBatcher } from "./chunk-batcher.js";
-import {
-  initialStateReportGate,
-  observeState,
-  reportSent,
-  type StateReportGate,
-  stateReportDue,
-} from "./state-report.js";
-import type { RequestCounts, TelemetryReadings } from "./telemetry.js";
-import { createTelemetryEncoder } from "./telemetry-encoding.js";
+import type { RequestCounts } from "./telemetry.js";
+import { createTelemetryReporter } from "./telemetry-reporter.js";
 import {
   cachedJsonSchemaParser,
   toGenerateRequest,
@@ -114,107 +105,32 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
   const startedAtMs = now();
   const descriptor: ModelDescriptor = toWireDescriptor(backend.descriptor(), options.backendKind);
   const counts: RequestCounts = { completed: 0, failed: 0, cancelled: 0, rejectedBusy: 0, lastError: "" };
-  const telemetrySubject = subjects.telemetry(workerId);
   const labels = options.labels ?? {};
   const parseSchema = cachedJsonSchemaParser();
   const inFlight = new Map<string, InFlight>();
   let phase: WorkerPhase = "serving";
-  let sequence = 0;
-  let gate: StateReportGate = initialStateReportGate;
-  let reportScheduled = false;
-  let hardware: HardwareSnapshot | undefined;
-  let lastProbeAt = 0;
-  let probing = false;
-
-  const refreshHardware = (): void => {
-    if (!options.probe || probing || now() - lastProbeAt < probeIntervalMs) return;
-    probing = true;
-    lastProbeAt = now();
-    options
-      .probe()
-      .then((snapshot) => {
-        hardware = snapshot;
-        readings = { ...readings, hardware };
-      })
-      .catch((err: unknown) => log.warn({ err }, "hardware probe failed"))
-      .finally(() => {
-        probing = false;
-      });
-  };
-
-  /**
-   * Readings that cost a syscall or a native call: taken on the periodic tick, reused in between. A new
-   * object each time they change (the telemetry encoder re-encodes them only then).
-   */
-  const takeReadings = (): TelemetryReadings => ({
-    hardware,
-    memory: backend.memory(),
-    processRssBytes: rss(),
-  });
-  let readings = takeReadings();
-  const encodeTelemetry = createTelemetryEncoder({
+  const telemetry = createTelemetryReporter({
+    nc,
+    backend,
     workerId,
     host: options.host,
     version: options.version,
-    model: descriptor,
+    descriptor,
+    labels,
+    throughput: options.throughput,
+    counts,
+    phase: () => phase,
     intervalMs,
     startedAtMs,
-    labels,
+    ...(options.probe ? { probe: options.probe } : {}),
+    probeIntervalMs,
+    now,
+    rss,
+    log,
   });
-
-  const currentState = (): WorkerState => reportedState(phase, backend.slotStats());
-
-  const publishTelemetry = (): void => {
-    if (nc.isClosed()) return;
-    const slots = backend.slotStats();
-    const state = reportedState(phase, slots);
-    gate = reportSent(state);
-    sequence += 1;
-    try {
-      const report = encodeTelemetry(readings, {
-        state,
-        throughput: options.throughput.snapshot(),
-        slots,
-        requests: counts,
-        sequence,
-        nowMs: now(),
-      });
-      publishEncoded(nc, telemetrySubject, codecs.telemetry.typeName, report);
-    } catch (err) {
-      log.warn({ err }, "telemetry publish failed");
-    }
-  };
-
-  /** The periodic report: the only place the slow readings and the hardware probe are refreshed. */
-  const publishPeriodicTelemetry = (): void => {
-    refreshHardware();
-    readings = takeReadings();
-    publishTelemetry();
-  };
-
-  /** Sends the state report if one is owed (else nothing: another report already carried the state). */
-  const settleStateReport = (): void => {
-    if (stateReportDue(gate)) publishTelemetry();
-  };
-
-  const flushStateReport = (): void => {
-    reportScheduled = false;
-    settleStateReport();
-  };
-
-  /**
-   * Notes the state after any change (slot taken or freed, request settled). The report itself goes out at
-   * the end of this event-loop turn (setImmediate), once, with the state current by then — or earlier, right
-   * behind a request's final frame (settleStateReport), so that both leave in one socket write.
-   */
-  const onMaybeStateChange = (state: WorkerState = currentState()): void => {
-    const next = observeState(gate, state);
-    gate = next.gate;
-    if (next.schedule && !reportScheduled) {
-      reportScheduled = true;
-      setImmediate(flushStateReport);
-    }
-  };
+  const publishTelemetry = telemetry.publish;
+  const settleStateReport = telemetry.settle;
+  const onMaybeStateChange = telemetry.onMaybeStateChange;
 
   const fail = (err: unknown): void => {
     const info = toWireError(err);
@@ -471,7 +387,7 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
   );
 
   const stopSlotWatch = backend.onSlotChange((slots) => onMaybeStateChange(reportedState(phase, slots)));
-  const telemetryTimer = setInterval(publishPeriodicTelemetry, intervalMs);
+  const telemetryTimer = setInterval(telemetry.publishPeriodic, intervalMs);
 
   // After a reconnect the broker may be a fresh process: announce ourselves at once.
   void (async () => {
@@ -485,22 +401,14 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
     }
   })().catch((err: unknown) => log.debug({ err }, "status watch ended"));
 
-  if (options.probe) {
-    try {
-      hardware = await options.probe();
-      readings = { ...readings, hardware };
-      lastProbeAt = now();
-    } catch (err) {
-      log.warn({ err }, "hardware probe failed");
-    }
-  }
+  await telemetry.probeNow();
   await nc.flush();
   publishTelemetry();
   log.info({ workerId, model: descriptor.name, slots: backend.slots }, "joined");
 
   return {
     workerId,
-    state: currentState,
+    state: telemetry.currentState,
     publishTelemetry,
     drain,
     done,
