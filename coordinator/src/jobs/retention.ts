@@ -3,7 +3,8 @@
  * prompt, proposal and evaluation) is about 1 MB for 8 agents × 6 rounds; it is already durable in
  * JetStream, and watch/transcript/get replay it from there once it is gone from memory. Keeping it for a
  * while only makes a late watcher cheaper. A time limit alone lets memory grow with the job rate (at 20 jobs
- * a second, 60 s is 1,200 jobs), so the number kept is bounded too. Pure.
+ * a second, 60 s is 1,200 jobs), so the number kept is bounded too. The policy is pure; RetainedJobs at
+ * the end is its thin shell (the held jobs and one timer).
  */
 
 export interface RetentionPolicy {
