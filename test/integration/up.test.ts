@@ -57,6 +57,38 @@ describe("conclave up", () => {
     expect(lines.length).toBeGreaterThan(5);
   }, 180_000); // the CLI's own bound is 120 s; a busy 2-core VM can need more than the default 60 s
 
+  it("Ctrl-C during --ask cancels the job, shows that it stopped, and exits 130", async () => {
+    const up = spawnConclave(
+      [
+        "up",
+        "--model",
+        model,
+        "--threads",
+        "1",
+        "--context",
+        "512",
+        "--state-dir",
+        dir,
+        "--ask",
+        "Once upon a time",
+        "--rounds",
+        "20",
+      ],
+      env(),
+    );
+    try {
+      await pollUntil("round 1 under way", () => /── round 1 ──/.test(up.stdout()), {
+        timeoutMs: 90_000,
+        intervalMs: 100,
+      });
+    } finally {
+      up.kill("SIGINT");
+    }
+    expect(await up.exited).toBe(130);
+    expect(up.stderr()).toMatch(/interrupted: cancelling job_/);
+    expect(up.stdout()).toMatch(/job cancelled: interrupted/);
+  }, 180_000);
+
   it("stays up for `submit --follow` from another terminal, then stops cleanly on Ctrl-C", async () => {
     const up = spawnConclave(
       ["up", "--model", model, "--threads", "1", "--context", "512", "--state-dir", dir],

@@ -41,9 +41,20 @@ export class StrategyRefusedError extends JobStop {
 
 export class JobCancelledError extends JobStop {
   override readonly name = "JobCancelledError";
-  constructor() {
-    super(StopReason.CANCELLED, ErrorCode.CANCELLED, "job cancelled");
+  /** `reason`: what the owner said when cancelling (shown as "job cancelled: <reason>"). */
+  constructor(reason?: string) {
+    super(
+      StopReason.CANCELLED,
+      ErrorCode.CANCELLED,
+      reason && reason !== "cancelled" ? reason : "job cancelled",
+    );
   }
+}
+
+/** The owner's words from a cancelled job's abort signal (an Error's message), if it carried any. */
+export function cancelReasonOf(signalReason: unknown): string | undefined {
+  if (signalReason instanceof Error && signalReason.name !== "AbortError") return signalReason.message;
+  return typeof signalReason === "string" && signalReason !== "" ? signalReason : undefined;
 }
 
 /** The job's wall-clock deadline passed mid-round. */

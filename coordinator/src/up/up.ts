@@ -32,6 +32,8 @@ import { removeUpState, writeUpState } from "./state-file.js";
 export const DEFAULT_MODEL = "hf:Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M";
 
 const CONCLAVE_BIN = resolve(import.meta.dirname, "../../../deploy/bin/conclave.mjs");
+/** How long Ctrl-C during --ask waits for the job to acknowledge its cancellation. */
+const CANCEL_WAIT_MS = 5000;
 /** How long stopping waits for workers to finish their work and leave before killing them. */
 const WORKER_STOP_GRACE_MS = 15_000;
 
@@ -258,9 +260,15 @@ export async function upMain(argv: string[]): Promise<number> {
     const job = await coordinator.jobs.submit(spec);
     const state = newFollowState();
     const controller = new AbortController();
+    let wasInterrupted = false;
     void interrupted.then(() => {
-      void coordinator?.jobs.cancel(job.jobId, "interrupted").catch(() => {});
-      controller.abort();
+      // Cancel, and keep following until the job says it stopped (so the transcript ends properly and the
+      // person sees it); give up waiting after a few seconds. A second Ctrl-C quits at once (default action).
+      wasInterrupted = true;
+      say(`interrupted: cancelling ${job.jobId} (Ctrl-C again to quit at once)`);
+      const giveUp = setTimeout(() => controller.abort(), CANCEL_WAIT_MS);
+      giveUp.unref();
+      void coordinator?.jobs.cancel(job.jobId, "interrupted").catch(() => controller.abort());
     });
     let final: ReturnType<typeof jobToJson> | undefined;
     let finalState: JobState | undefined;
@@ -273,7 +281,8 @@ export async function upMain(argv: string[]): Promise<number> {
       }
     }
     if (flags.json && final) process.stdout.write(`${JSON.stringify(final)}\n`);
-    return finalState === JobState.SUCCEEDED ? 0 : finalState === JobState.CANCELLED ? 130 : 1;
+    if (wasInterrupted || finalState === JobState.CANCELLED) return 130;
+    return finalState === JobState.SUCCEEDED ? 0 : 1;
   } catch (err) {
     say(`conclave up: ${(err as Error).message}`);
     if (!isConclaveError(err)) log.error({ err }, "conclave up failed");

@@ -89,30 +89,37 @@ describe("NSED stopping", () => {
     expect(eventsOf(run.events, "finished")[0]?.job?.state).toBe(JobState.FAILED);
   });
 
-  it("ends CANCELLED when the job signal aborts mid-round, without waiting for silent agents", async () => {
-    const ctl = new AbortController();
-    const world = new ScriptedWorld(
-      stubborn().map((w) => ({
-        ...w,
-        // In round 2 the agents go silent (never answer, ignore the signal) and the owner cancels.
-        generate: (c: Parameters<NonNullable<ScriptedWorker["generate"]>>[0]) => {
-          if (c.kind === "propose" && c.n === 2) {
-            ctl.abort();
-            return new Promise<string>(() => undefined);
-          }
-          return (w.generate as NonNullable<ScriptedWorker["generate"]>)(c);
-        },
-      })),
-    );
-    const run = await runScripted(world, Strategy.NSED, TASK, { maxRounds: 4 }, undefined, {
-      signal: ctl.signal,
-    });
-    expect(run.result.stopReason).toBe(StopReason.CANCELLED);
-    const finished = eventsOf(run.events, "finished")[0];
-    expect(finished?.job?.state).toBe(JobState.CANCELLED);
-    expect(finished?.job?.error?.code).toBe(ErrorCode.CANCELLED);
-    expect(run.events[run.events.length - 1]?.event.case).toBe("finished");
-  });
+  it.each([
+    ["no reason", undefined, "job cancelled"],
+    ["the owner's reason", new ConclaveError(ErrorCode.CANCELLED, "wrong question"), "wrong question"],
+  ])(
+    "ends CANCELLED when the job signal aborts mid-round (%s), without waiting for silent agents",
+    async (_, reason, message) => {
+      const ctl = new AbortController();
+      const world = new ScriptedWorld(
+        stubborn().map((w) => ({
+          ...w,
+          // In round 2 the agents go silent (never answer, ignore the signal) and the owner cancels.
+          generate: (c: Parameters<NonNullable<ScriptedWorker["generate"]>>[0]) => {
+            if (c.kind === "propose" && c.n === 2) {
+              ctl.abort(reason);
+              return new Promise<string>(() => undefined);
+            }
+            return (w.generate as NonNullable<ScriptedWorker["generate"]>)(c);
+          },
+        })),
+      );
+      const run = await runScripted(world, Strategy.NSED, TASK, { maxRounds: 4 }, undefined, {
+        signal: ctl.signal,
+      });
+      expect(run.result.stopReason).toBe(StopReason.CANCELLED);
+      const finished = eventsOf(run.events, "finished")[0];
+      expect(finished?.job?.state).toBe(JobState.CANCELLED);
+      expect(finished?.job?.error?.code).toBe(ErrorCode.CANCELLED);
+      expect(finished?.job?.error?.message).toBe(message);
+      expect(run.events[run.events.length - 1]?.event.case).toBe("finished");
+    },
+  );
 });
 
 describe("NSED faults", () => {

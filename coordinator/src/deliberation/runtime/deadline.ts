@@ -3,7 +3,7 @@
  * signal and should stop, but the engine never depends on it: a port that ignores the signal still cannot
  * hang a job.
  */
-import { CallTimeoutError, JobCancelledError } from "../errors.js";
+import { CallTimeoutError, cancelReasonOf, JobCancelledError } from "../errors.js";
 
 export async function callWithDeadline<T>(
   run: (signal: AbortSignal) => Promise<T>,
@@ -23,7 +23,7 @@ export async function callWithDeadline<T>(
       Math.max(1, timeoutMs),
     );
     onJobAbort = () => {
-      const e = new JobCancelledError();
+      const e = new JobCancelledError(cancelReasonOf(jobSignal.reason));
       reject(e);
       ctl.abort(e);
     };

@@ -26,7 +26,7 @@ import {
   ScoreRequestSchema,
   type ScoreResult,
 } from "../../../../proto/gen/conclave/v1/inference_pb.js";
-import { BudgetExhaustedError, JobCancelledError, JobDeadlineError } from "../errors.js";
+import { BudgetExhaustedError, cancelReasonOf, JobCancelledError, JobDeadlineError } from "../errors.js";
 import type { ResolvedParams } from "../params.js";
 import type { ModelPort, Random, SeatInfo, SeatProvider, TokenCounter } from "../ports.js";
 import { type PromptInput, promptText } from "../prompts/prompt-input.js";
@@ -164,7 +164,7 @@ export class JobRuntime {
   }
 
   checkCancelled(): void {
-    if (this.o.cancelled()) throw new JobCancelledError();
+    if (this.o.cancelled()) throw new JobCancelledError(cancelReasonOf(this.signal.reason));
   }
 
   /** Throws when the job's wall-clock deadline has passed. */
@@ -343,7 +343,7 @@ export class JobRuntime {
     } catch (e) {
       this.contexts.observeFailure(seat, e, estimate);
       this.account(seat.seat.seatId, undefined, estimate, this.now() - start);
-      throw this.o.cancelled() ? new JobCancelledError() : e;
+      throw this.o.cancelled() ? new JobCancelledError(cancelReasonOf(this.signal.reason)) : e;
     }
   }
 
