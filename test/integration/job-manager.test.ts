@@ -58,10 +58,15 @@ const runner: JobRunner = async ({ jobId, spec, emit, firstSequence, createdAtUn
   });
 };
 
-async function collect(jm: JobManager, jobId: string): Promise<JobEvent[]> {
+async function collect(jm: JobManager, jobId: string, fromSequence = 1n): Promise<JobEvent[]> {
   const out: JobEvent[] = [];
-  for await (const e of jm.watch(jobId, 1n, new AbortController().signal)) out.push(e);
+  for await (const e of jm.watch(jobId, fromSequence, new AbortController().signal)) out.push(e);
   return out;
+}
+
+async function manager(retention: { maxJobs: number; maxAgeMs: number }): Promise<JobManager> {
+  const store = await openJobStore(nc, { storage: "memory" });
+  return new JobManager({ store, runner, validate: () => [], log: silentLogger(), retention });
 }
 
 const spec = (task: string) => create(JobSpecSchema, { task, strategy: Strategy.SINGLE });
@@ -69,14 +74,7 @@ const summary = (events: readonly JobEvent[]) => events.map((e) => [e.sequence, 
 
 describe("job manager retention", () => {
   it("keeps at most maxJobs finished jobs in memory; the rest are read back whole from the store", async () => {
-    const store = await openJobStore(nc, { storage: "memory" });
-    const jm = new JobManager({
-      store,
-      runner,
-      validate: () => [],
-      log: silentLogger(),
-      retention: { maxJobs: 2, maxAgeMs: 60_000 },
-    });
+    const jm = await manager({ maxJobs: 2, maxAgeMs: 60_000 });
     const ids: string[] = [];
     const live: JobEvent[][] = [];
     for (let i = 0; i < 5; i++) {
@@ -98,8 +96,7 @@ describe("job manager retention", () => {
     const transcript = await jm.transcript(forgotten);
     expect(transcript?.events.map((e) => e.sequence)).toEqual(live[0]!.map((e) => e.sequence));
     // Resuming a watch part-way through a forgotten job starts where asked.
-    const tail: JobEvent[] = [];
-    for await (const e of jm.watch(forgotten, 4n, new AbortController().signal)) tail.push(e);
+    const tail = await collect(jm, forgotten, 4n);
     expect(tail.map((e) => e.sequence)).toEqual(
       live[0]!.filter((e) => e.sequence >= 4n).map((e) => e.sequence),
     );
@@ -109,14 +106,7 @@ describe("job manager retention", () => {
   });
 
   it("forgets a finished job once it is older than maxAgeMs", async () => {
-    const store = await openJobStore(nc, { storage: "memory" });
-    const jm = new JobManager({
-      store,
-      runner,
-      validate: () => [],
-      log: silentLogger(),
-      retention: { maxJobs: 100, maxAgeMs: 300 },
-    });
+    const jm = await manager({ maxJobs: 100, maxAgeMs: 300 });
     const job = await jm.submit(spec("soon forgotten"));
     const seen = await collect(jm, job.jobId);
     expect(jm.isInMemory(job.jobId)).toBe(true);

@@ -15,6 +15,19 @@ import { findTestModel, writeTinyLlamaGguf } from "../support/tiny-model.js";
 let dir: string;
 let model: string;
 const env = () => ({ CONCLAVE_HOME: dir, CONCLAVE_COORDINATOR: undefined });
+/** `conclave up` on the test model (one thread, small context, state in this file's directory), then `more`. */
+const upArgs = (...more: string[]) => [
+  "up",
+  "--model",
+  model,
+  "--threads",
+  "1",
+  "--context",
+  "512",
+  "--state-dir",
+  dir,
+  ...more,
+];
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "conclave-up-"));
@@ -29,25 +42,10 @@ afterAll(async () => {
 
 describe("conclave up", () => {
   it("--ask starts a local cluster, answers and stops everything", async () => {
-    const r = await runConclave(
-      [
-        "up",
-        "--model",
-        model,
-        "--threads",
-        "1",
-        "--context",
-        "512",
-        "--state-dir",
-        dir,
-        "--ask",
-        "Once upon a time",
-        "--rounds",
-        "1",
-        "--json",
-      ],
-      { env: env(), timeoutMs: 120_000 },
-    );
+    const r = await runConclave(upArgs("--ask", "Once upon a time", "--rounds", "1", "--json"), {
+      env: env(),
+      timeoutMs: 120_000,
+    });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/Conclave is up: coordinator 127\.0\.0\.1:\d+, NATS nats:\/\/127\.0\.0\.1:\d+/);
     const lines = r.stdout.trim().split("\n");
@@ -58,24 +56,7 @@ describe("conclave up", () => {
   }, 180_000); // the CLI's own bound is 120 s; a busy 2-core VM can need more than the default 60 s
 
   it("Ctrl-C during --ask cancels the job, shows that it stopped, and exits 130", async () => {
-    const up = spawnConclave(
-      [
-        "up",
-        "--model",
-        model,
-        "--threads",
-        "1",
-        "--context",
-        "512",
-        "--state-dir",
-        dir,
-        "--ask",
-        "Once upon a time",
-        "--rounds",
-        "20",
-      ],
-      env(),
-    );
+    const up = spawnConclave(upArgs("--ask", "Once upon a time", "--rounds", "20"), env());
     try {
       await pollUntil("round 1 under way", () => /── round 1 ──/.test(up.stdout()), {
         timeoutMs: 90_000,
@@ -90,10 +71,7 @@ describe("conclave up", () => {
   }, 180_000);
 
   it("stays up for `submit --follow` from another terminal, then stops cleanly on Ctrl-C", async () => {
-    const up = spawnConclave(
-      ["up", "--model", model, "--threads", "1", "--context", "512", "--state-dir", dir],
-      env(),
-    );
+    const up = spawnConclave(upArgs(), env());
     try {
       await pollUntil("the cluster up", () => /Conclave is up/.test(up.stderr()), {
         timeoutMs: 90_000,

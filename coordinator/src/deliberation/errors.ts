@@ -43,11 +43,7 @@ export class JobCancelledError extends JobStop {
   override readonly name = "JobCancelledError";
   /** `reason`: what the owner said when cancelling (shown as "job cancelled: <reason>"). */
   constructor(reason?: string) {
-    super(
-      StopReason.CANCELLED,
-      ErrorCode.CANCELLED,
-      reason && reason !== "cancelled" ? reason : "job cancelled",
-    );
+    super(StopReason.CANCELLED, ErrorCode.CANCELLED, reason || "job cancelled");
   }
 }
 

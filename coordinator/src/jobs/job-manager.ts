@@ -118,7 +118,7 @@ export class JobManager {
     await this.#o.store.putJob(stored);
     this.#record(live, { case: "accepted", value: { job: stored } });
     await live.persisted;
-    if (clientRequestId) this.#rememberClientRequest(clientRequestId, jobId);
+    if (clientRequestId) rememberNewest(this.#byClientRequest, clientRequestId, jobId, MAX_CLIENT_REQUESTS);
     this.#enqueue(jobId);
     return stored;
   }
@@ -160,7 +160,7 @@ export class JobManager {
       await live.persisted;
       return live.job;
     }
-    live.controller.abort(new ConclaveError(ErrorCode.CANCELLED, reason || "cancelled"));
+    live.controller.abort(new ConclaveError(ErrorCode.CANCELLED, reason || "job cancelled"));
     await new Promise<void>((resolve) => {
       if (live.done) return resolve();
       const l = () => {
@@ -221,7 +221,8 @@ export class JobManager {
     for (const job of await this.#o.store.listJobs()) {
       if (isFinishedJobState(job.state) || this.#live.has(job.jobId)) continue;
       const clientRequestId = job.spec?.labels[CLIENT_REQUEST_LABEL];
-      if (clientRequestId) this.#rememberClientRequest(clientRequestId, job.jobId);
+      if (clientRequestId)
+        rememberNewest(this.#byClientRequest, clientRequestId, job.jobId, MAX_CLIENT_REQUESTS);
       const events = await this.#o.store.readEvents(job.jobId);
       const live = this.#track(create(JobSchema, { ...job, resumes: job.resumes + 1 }));
       live.events.push(...events);
@@ -393,9 +394,5 @@ export class JobManager {
       );
     }
     await live.persisted;
-  }
-
-  #rememberClientRequest(clientRequestId: string, jobId: string): void {
-    rememberNewest(this.#byClientRequest, clientRequestId, jobId, MAX_CLIENT_REQUESTS);
   }
 }

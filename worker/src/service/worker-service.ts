@@ -128,9 +128,6 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
     rss,
     log,
   });
-  const publishTelemetry = telemetry.publish;
-  const settleStateReport = telemetry.settle;
-  const onMaybeStateChange = telemetry.onMaybeStateChange;
 
   const fail = (err: unknown): void => {
     const info = toWireError(err);
@@ -179,7 +176,7 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
         log.debug({ err, requestId }, "reply not sent");
       } finally {
         if (inFlight.get(requestId) === entry) inFlight.delete(requestId);
-        onMaybeStateChange();
+        telemetry.onMaybeStateChange();
       }
     })();
   };
@@ -249,7 +246,7 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
       }
       // The slot was freed before the backend returned: the "ready" report (with this request counted) goes
       // out now, in the same socket write as the final frame, instead of in a write of its own.
-      settleStateReport();
+      telemetry.settle();
     });
   };
 
@@ -286,7 +283,7 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
           create(ScoreReplySchema, { reply: { case: "error", value: toWireError(err) } }),
         );
       }
-      settleStateReport();
+      telemetry.settle();
     });
   };
 
@@ -302,7 +299,7 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
     drained = (async () => {
       phase = "draining";
       log.info({ reason, inFlight: inFlight.size }, "draining");
-      publishTelemetry();
+      telemetry.publish();
       const pending = [...inFlight.values()].map((f) => f.done);
       let timer: NodeJS.Timeout | undefined;
       const grace = new Promise<"grace">((resolve) => {
@@ -316,7 +313,7 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
         await Promise.allSettled([...inFlight.values()].map((f) => f.done));
       }
       phase = "leaving";
-      publishTelemetry();
+      telemetry.publish();
       clearInterval(telemetryTimer);
       stopSlotWatch();
       for (const s of subs) s.unsubscribe();
@@ -381,12 +378,14 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
       onError: reportDecodeError("drain"),
     }),
     subscribeTyped(nc, subjects.discover(), codecs.discover, {
-      onMessage: () => publishTelemetry(),
+      onMessage: () => telemetry.publish(),
       onError: reportDecodeError("discover"),
     }),
   );
 
-  const stopSlotWatch = backend.onSlotChange((slots) => onMaybeStateChange(reportedState(phase, slots)));
+  const stopSlotWatch = backend.onSlotChange((slots) =>
+    telemetry.onMaybeStateChange(reportedState(phase, slots)),
+  );
   const telemetryTimer = setInterval(telemetry.publishPeriodic, intervalMs);
 
   // After a reconnect the broker may be a fresh process: announce ourselves at once.
@@ -394,7 +393,7 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
     for await (const status of nc.status()) {
       if (status.type === "reconnect") {
         log.info({ server: status.server }, "reconnected to NATS");
-        publishTelemetry();
+        telemetry.publish();
       } else if (status.type === "disconnect") {
         log.warn({ server: status.server }, "lost NATS connection; reconnecting");
       }
@@ -403,13 +402,13 @@ export async function startWorkerService(options: WorkerServiceOptions): Promise
 
   await telemetry.probeNow();
   await nc.flush();
-  publishTelemetry();
+  telemetry.publish();
   log.info({ workerId, model: descriptor.name, slots: backend.slots }, "joined");
 
   return {
     workerId,
     state: telemetry.currentState,
-    publishTelemetry,
+    publishTelemetry: telemetry.publish,
     drain,
     done,
   };
