@@ -201,7 +201,7 @@ describe("workers and the broker", () => {
       { timeoutMs: 60_000, intervalMs: 1000 },
     );
     expect(replanned.seats.map((s) => s.workerId).sort()).toEqual(["w1", "w2", "w4"]);
-  });
+  }, 150_000); // its waits allow 30 s + 60 s; a busy 2-core VM can need more than the default 60 s
 });
 
 describe("jobs from the CLI", () => {
@@ -345,5 +345,5 @@ describe("coordinator crash", () => {
     expect(transcript.stdout).toMatch(/coordinator restarted/);
     const jobs = json<JobJson[]>(await cli(["jobs", "--json"]));
     expect(jobs.map((j) => j.jobId)).toContain(id);
-  });
+  }, 240_000); // its waits allow 30 s + 120 s (the job runs again after the restart)
 });
